@@ -1,0 +1,1 @@
+"""Probers: one file per protocol, one signature (see base.py)."""
