@@ -1,0 +1,1 @@
+"""The camera registry: districts, areas and cameras (models, import/export, queries)."""
