@@ -1,7 +1,7 @@
 """The immutable inventory snapshot handed out by the registry: frozen dataclasses, never live ORM objects.
 
-Every consumer (scheduler, simulator, exporter, audit) works on an :class:`Inventory`. The database is the source
-of truth; an Inventory is a consistent read of it at one moment.
+Every consumer (scheduler, simulator, exporter, audit) works on an :class:`Inventory`. The database is the
+source of truth; an Inventory is a consistent read of it at one moment.
 """
 
 from __future__ import annotations

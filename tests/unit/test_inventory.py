@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from sharpeyes.registry.inventory import Camera, District, DistrictLevel, Inventory
 from sharpeyes.redact import Secret
+from sharpeyes.registry.inventory import Camera, District, DistrictLevel, Inventory
 
 
 def test_ancestors_walk_to_the_root_and_survive_a_cycle() -> None:
