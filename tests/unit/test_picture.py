@@ -1,0 +1,51 @@
+"""The simulator's pictures are measurably what they claim (ground truth for frame health)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from sharpeyes.probers.base import FaultCode
+from sharpeyes.sim.picture import Frame, scene_frames
+
+
+def _frames(fault: FaultCode | None, n: int = 26) -> list[Frame]:
+    return list(scene_frames(320, 180, 25, n, fault=fault))
+
+
+def _gray(frame: Frame) -> np.ndarray:
+    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+
+
+def _sharpness(frame: Frame) -> float:
+    return float(cv2.Laplacian(_gray(frame), cv2.CV_64F).var())
+
+
+def test_healthy_frames_move_and_frozen_frames_do_not() -> None:
+    healthy, frozen = _frames(None), _frames(FaultCode.FROZEN)
+    assert np.abs(healthy[0].astype(int) - healthy[25]).mean() > 2.0
+    assert np.array_equal(frozen[0], frozen[25])
+
+
+@pytest.mark.parametrize(
+    ("fault", "check"),
+    [
+        (FaultCode.BLACK, lambda f, h: _gray(f).mean() < 15),
+        (FaultCode.OVEREXPOSED, lambda f, h: _gray(f).mean() > 220),
+        (FaultCode.LOW_CONTRAST, lambda f, h: _gray(f).std() < 0.3 * _gray(h).std()),
+        (FaultCode.BLUR, lambda f, h: _sharpness(f) < 0.05 * _sharpness(h)),
+        (FaultCode.NOISE, lambda f, h: _sharpness(f) > 20 * _sharpness(h)),
+        (FaultCode.SIGNAL_LOSS, lambda f, h: f[..., 2].mean() > 150 > f[..., 0].mean()),
+    ],
+)
+def test_fault_is_measurably_what_it_claims(fault: FaultCode, check: object) -> None:
+    assert callable(check)
+    assert check(_frames(fault, 1)[0], _frames(None, 1)[0])
+
+
+def test_strength_and_size_are_validated() -> None:
+    with pytest.raises(ValueError, match="strength"):
+        next(scene_frames(320, 180, 25, 1, strength=0))
+    with pytest.raises(ValueError, match="even"):
+        next(scene_frames(321, 180, 25, 1))
