@@ -12,6 +12,7 @@ import base64
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sharpeyes.probers.base import AuthPolicy
@@ -96,6 +97,7 @@ class Authenticator:
     username: str | None
     password: Secret | None
     policy: AuthPolicy = AuthPolicy.DIGEST
+    make_cnonce: Callable[[], str] = field(default=lambda: os.urandom(8).hex(), repr=False)
     _challenge: Challenge | None = None
     _nonce_count: int = 0
 
@@ -140,7 +142,7 @@ class Authenticator:
         realm, nonce = ch.params.get("realm", ""), ch.params.get("nonce", "")
         algorithm = ch.params.get("algorithm", "MD5")
         qops = [q.strip().lower() for q in ch.params.get("qop", "").split(",") if q.strip()]
-        cnonce = os.urandom(8).hex()
+        cnonce = self.make_cnonce()
         ha1 = _md5(f"{username}:{realm}:{password.reveal()}")
         if algorithm.upper() == "MD5-SESS":
             ha1 = _md5(f"{ha1}:{nonce}:{cnonce}")
