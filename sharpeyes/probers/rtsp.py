@@ -101,7 +101,7 @@ async def probe_rtsp(
     target: ProbeTarget, module: ProbeModule, *, deadline: Deadline, backoff: AuthBackoff | None = None
 ) -> ProbeResult:
     """OPTIONS then DESCRIBE one camera, unless it is backed off after repeated authentication failures."""
-    tracker = backoff or DEFAULT_BACKOFF
+    tracker = backoff if backoff is not None else DEFAULT_BACKOFF
     locked = tracker.locked_out_result(target, module.name)
     if locked is not None:
         return locked
