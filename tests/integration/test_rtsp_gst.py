@@ -149,8 +149,7 @@ def digest_args(gst: dict[str, str]) -> list[str]:
 
 
 def test_cli_probe_digest_mount_ok_with_codec_and_size(gst: dict[str, str]) -> None:
-    status, out = run_cli(
-        *digest_args(gst), "--format", "json")
+    status, out = run_cli(*digest_args(gst), "--format", "json")
     assert status == 0, out
     result = json.loads(out)
     assert result["ok"] is True
@@ -162,13 +161,11 @@ def test_cli_probe_digest_mount_ok_with_codec_and_size(gst: dict[str, str]) -> N
 
 
 def test_cli_text_output_and_camera_failure_exit_code(gst: dict[str, str]) -> None:
-    status, out = run_cli(
-        *digest_args(gst))
+    status, out = run_cli(*digest_args(gst))
     assert status == 0, out
     assert "codec=h264" in out
     assert f"width={WIDTH} height={HEIGHT}" in out
-    status, out = run_cli(
-        *digest_args(gst), password="wrong")
+    status, out = run_cli(*digest_args(gst), password="wrong")
     assert status == 1
     assert "reason=auth" in out
 

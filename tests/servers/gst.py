@@ -69,9 +69,7 @@ def gst_rtsp_server(
     env = {**os.environ, "GST_RTSP_USER": user, "GST_RTSP_PASSWORD": password, "GST_DEBUG": "0"}
     with contextlib.ExitStack() as stack:
         stderr = stack.enter_context(log_path.open("wb")) if log_path else subprocess.DEVNULL
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env
-        )
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env)
         try:
             yield _wait_ready(proc)
         finally:
