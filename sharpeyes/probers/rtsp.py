@@ -12,7 +12,8 @@ import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from sharpeyes.probers.backoff import DEFAULT_BACKOFF, AuthBackoff
+from sharpeyes.probers import backoff as lockout
+from sharpeyes.probers.backoff import AuthBackoff
 from sharpeyes.probers.base import (
     AuthPolicy,
     Deadline,
@@ -97,16 +98,20 @@ def _observe_media(builder: ResultBuilder, sdp: SessionDescription) -> None:
 
 
 @register("rtsp")
-async def probe_rtsp(
-    target: ProbeTarget, module: ProbeModule, *, deadline: Deadline, backoff: AuthBackoff | None = None
+async def probe_rtsp(target: ProbeTarget, module: ProbeModule, *, deadline: Deadline) -> ProbeResult:
+    """OPTIONS then DESCRIBE one camera, with the process-wide lockout backoff."""
+    return await probe_with_backoff(target, module, deadline=deadline, backoff=lockout.DEFAULT_BACKOFF)
+
+
+async def probe_with_backoff(
+    target: ProbeTarget, module: ProbeModule, *, deadline: Deadline, backoff: AuthBackoff
 ) -> ProbeResult:
-    """OPTIONS then DESCRIBE one camera, unless it is backed off after repeated authentication failures."""
-    tracker = backoff if backoff is not None else DEFAULT_BACKOFF
-    locked = tracker.locked_out_result(target, module.name)
+    """OPTIONS then DESCRIBE, unless the camera is backed off after repeated authentication failures."""
+    locked = backoff.locked_out_result(target, module.name)
     if locked is not None:
         return locked
     result = await _describe(target, module, deadline)
-    tracker.record(target, result)
+    backoff.record(target, result)
     return result
 
 

@@ -18,7 +18,7 @@ import pytest
 from sharpeyes.probe_modules import find_module
 from sharpeyes.probers.backoff import AuthBackoff
 from sharpeyes.probers.base import AuthPolicy, Deadline, ProbeTarget, Reason, run_probe
-from sharpeyes.probers.rtsp import probe_rtsp
+from sharpeyes.probers.rtsp import probe_with_backoff
 from sharpeyes.redact import Secret
 from sharpeyes.rtsp.client import RtspClient
 from sharpeyes.rtsp.h264 import AccessUnit, H264Depacketizer, parse_rtp
@@ -95,13 +95,13 @@ async def test_repeated_auth_failures_back_off_until_credentials_change(
 ) -> None:
     backoff = AuthBackoff(threshold=1, base_s=600, cap_s=600)
     wrong = target(gst["digest"], password="wrong")
-    first = await probe_rtsp(wrong, module, deadline=Deadline(5), backoff=backoff)
+    first = await probe_with_backoff(wrong, module, deadline=Deadline(5), backoff=backoff)
     assert first.reason is Reason.AUTH
-    second = await probe_rtsp(wrong, module, deadline=Deadline(5), backoff=backoff)
+    second = await probe_with_backoff(wrong, module, deadline=Deadline(5), backoff=backoff)
     assert second.reason is Reason.LOCKED_OUT_BACKOFF
     assert "options_s" not in second.observations  # the camera was not contacted
     fixed = dataclasses.replace(wrong, password=Secret(PASSWORD))
-    third = await probe_rtsp(fixed, module, deadline=Deadline(5), backoff=backoff)
+    third = await probe_with_backoff(fixed, module, deadline=Deadline(5), backoff=backoff)
     assert third.reason is Reason.OK
     assert len(backoff) == 0
 
