@@ -19,8 +19,9 @@ from sharpeyes.rtsp.errors import ProtocolError
 from sharpeyes.settings import ProbeModule
 from tests.integration.fake_rtsp import SDP, FakeRtspServer, Handler, Request, digest_ok, read_request, reply
 
-MODULE = ProbeModule(name="rtsp_describe", prober="rtsp", timeout_s=1.0, read_timeout_s=0.5)
+MODULE = ProbeModule(name="rtsp_describe", prober="rtsp", timeout_s=2.0, read_timeout_s=1.0)
 PASSWORD = "p@ss:w/o#r?d%密码"
+TEN_MB_SDP = b"v=0\r\n" + b"a=x\r\n" * (10 * 1024 * 1024 // 5)
 import sharpeyes.probers.rtsp  # noqa: E402, F401  (registers the prober)
 
 
@@ -80,7 +81,7 @@ async def test_one_byte_per_second_drip_is_stopped_by_the_total_deadline(no_leak
             writer.write(bytes([byte]))
             await asyncio.sleep(1.0)
 
-    module = MODULE.model_copy(update={"timeout_s": 2.5, "read_timeout_s": 1.5})
+    module = MODULE.model_copy(update={"timeout_s": 2.5, "read_timeout_s": 1.5})  # reads never time out
     result, elapsed, _ = await probe(drip, module)
     assert (result.reason, result.phase) == (Reason.TIMEOUT, Phase.OPTIONS)
     assert elapsed >= 2.4  # the per-read timeout never fired: only the total deadline ended it
@@ -113,8 +114,7 @@ async def test_100000_headers_is_protocol(no_leaks: None) -> None:
 async def test_10_mb_sdp_is_too_large(no_leaks: None) -> None:
     async def huge(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         req = await answer_options(reader, writer)
-        body = b"v=0\r\n" + b"a=x\r\n" * (10 * 1024 * 1024 // 5)
-        writer.write(reply(req.cseq, headers=[("Content-Type", "application/sdp")], body=body))
+        writer.write(reply(req.cseq, headers=[("Content-Type", "application/sdp")], body=TEN_MB_SDP))
         await writer.drain()
         await asyncio.sleep(3600)
 
@@ -180,7 +180,9 @@ async def test_closed_port_is_refused(no_leaks: None) -> None:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    result = await run_probe(target(f"rtsp://127.0.0.1:{port}/x"), MODULE, deadline=Deadline(1))
+    result = await run_probe(
+        target(f"rtsp://127.0.0.1:{port}/x"), MODULE, deadline=Deadline(MODULE.timeout_s)
+    )
     assert (result.reason, result.phase) == (Reason.REFUSED, Phase.CONNECT)
 
 
@@ -313,7 +315,10 @@ async def test_setup_never_leaves_the_camera_host(no_leaks: None) -> None:
         while True:
             sent.append((await read_request(reader)).method)
 
-    async with FakeRtspServer(evil) as server, RtspClient(server.url, deadline=Deadline(1)) as client:
+    async with (
+        FakeRtspServer(evil) as server,
+        RtspClient(server.url, deadline=Deadline(MODULE.timeout_s)) as client,
+    ):
         await client.connect()
         sdp = await client.describe()
         video = sdp.first_video()
@@ -330,7 +335,7 @@ async def test_dns_failure_and_slow_resolver(no_leaks: None, monkeypatch: pytest
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     monkeypatch.setattr(loop, "getaddrinfo", nxdomain)
-    result = await run_probe(target("rtsp://camera.invalid/x"), MODULE, deadline=Deadline(1))
+    result = await run_probe(target("rtsp://camera.invalid/x"), MODULE, deadline=Deadline(MODULE.timeout_s))
     assert (result.reason, result.phase) == (Reason.DNS, Phase.RESOLVE)
 
     async def slow(*args: object, **kwargs: object) -> list[object]:
@@ -348,9 +353,9 @@ async def test_dns_failure_and_slow_resolver(no_leaks: None, monkeypatch: pytest
     monkeypatch.setattr(loop, "getaddrinfo", slow)
     tick_task = asyncio.create_task(ticker())
     start = time.monotonic()
-    result = await run_probe(target("rtsp://slow.invalid/x"), MODULE, deadline=Deadline(1))
+    result = await run_probe(target("rtsp://slow.invalid/x"), MODULE, deadline=Deadline(MODULE.timeout_s))
     tick_task.cancel()
     await asyncio.gather(tick_task, return_exceptions=True)
     assert (result.reason, result.phase) == (Reason.TIMEOUT, Phase.RESOLVE)
-    assert time.monotonic() - start <= 1.5
+    assert time.monotonic() - start <= MODULE.timeout_s + 0.5
     assert ticks >= 10  # the event loop kept running while the name resolved
