@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
 import socket
 import ssl
 from dataclasses import dataclass
@@ -53,7 +54,13 @@ class Connection:
         return timeout
 
     async def resolve(self, endpoint: Endpoint) -> list[tuple[str, int]]:
-        """Addresses for the endpoint, by the event loop's resolver (never blocking the loop)."""
+        """Addresses for the endpoint, by the event loop's resolver (never blocking the loop).
+
+        An IP literal needs no resolver (and no hop through the resolver's thread pool)."""
+        try:
+            return [(str(ipaddress.ip_address(endpoint.host)), endpoint.port)]
+        except ValueError:
+            pass
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self._timeout("resolving")):

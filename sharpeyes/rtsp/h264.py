@@ -9,6 +9,7 @@ raises :class:`~sharpeyes.rtsp.errors.ProtocolError` (oversized input
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass, field
 
@@ -39,6 +40,7 @@ def _skip_scaling_list(r: BitReader, size: int) -> None:
         last = nxt or last
 
 
+@functools.lru_cache(maxsize=4096)
 def h264_sps_size(nal: bytes) -> tuple[int, int]:
     """Width and height (after cropping) from an H.264 SPS NAL unit (with its one-byte header)."""
     if not nal or nal[0] & 0x1F != NAL_SPS:
@@ -94,6 +96,7 @@ def _skip_pic_order_count(r: BitReader) -> None:
         raise ProtocolError("bad pic_order_cnt_type")
 
 
+@functools.lru_cache(maxsize=4096)
 def h265_sps_size(nal: bytes) -> tuple[int, int]:
     """Width and height (after the conformance window) from an H.265 SPS NAL unit (two-byte header)."""
     if len(nal) < 3 or (nal[0] >> 1) & 0x3F != 33:
