@@ -110,8 +110,11 @@ class Authenticator:
         self._challenge = None
         self._nonce_count = 0
 
-    def accept_challenge(self, values: list[str]) -> None:
-        """Adopt the best challenge of a ``401``: Digest, else Basic if allowed; raise :class:`AuthError`."""
+    def accept_challenge(self, values: list[str], *, sent_credentials: bool = False) -> None:
+        """Adopt the best challenge of a ``401``: Digest, else Basic if allowed; raise :class:`AuthError`.
+
+        If credentials were just sent and the camera repeats the same challenge (same scheme and nonce, not
+        ``stale``), the credentials are wrong: that raises at once, so no second failed login is spent."""
         if not self.has_credentials:
             raise AuthError("camera requires credentials and none are configured")
         challenges = parse_challenges(values)
@@ -125,9 +128,19 @@ class Authenticator:
             raise AuthError("camera offers only Basic authentication, which this camera's policy forbids")
         else:
             raise AuthError("camera offers no supported authentication scheme")
+        if sent_credentials and self._same_challenge(chosen) and not chosen.stale:
+            raise AuthError("credentials rejected by the camera")
         if self._challenge is None or chosen.params.get("nonce") != self._challenge.params.get("nonce"):
             self._nonce_count = 0
         self._challenge = chosen
+
+    def _same_challenge(self, other: Challenge) -> bool:
+        current = self._challenge
+        return (
+            current is not None
+            and current.scheme == other.scheme
+            and current.params.get("nonce") == other.params.get("nonce")
+        )
 
     def authorization(self, method: str, uri: str) -> str | None:
         """The ``Authorization`` value for a request, or ``None`` before any challenge."""

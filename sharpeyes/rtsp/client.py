@@ -48,7 +48,7 @@ class ClientOptions:
     max_redirects: int = 2
     policy: AuthPolicy = AuthPolicy.DIGEST
     user_agent: str = "sharpeyes"
-    max_queued_frames: int = 1024
+    max_queued_bytes: int = 4 * 1024 * 1024
 
 
 def endpoint_of(url: str) -> Endpoint:
@@ -91,6 +91,7 @@ class RtspClient:
         self._addresses: list[tuple[str, int]] = []
         self._cseq = 0
         self._frames: collections.deque[InterleavedFrame] = collections.deque()
+        self._queued_bytes = 0
         self.frames_dropped = 0
         self.session: str | None = None
         self.base_url = url
@@ -136,7 +137,8 @@ class RtspClient:
                 return response
             if attempt:
                 raise AuthError(f"{method}: credentials rejected by the camera")
-            self._auth.accept_challenge(response.headers.get_all("WWW-Authenticate"))
+            challenges = response.headers.get_all("WWW-Authenticate")
+            self._auth.accept_challenge(challenges, sent_credentials=authorization is not None)
         raise AssertionError("unreachable")
 
     async def _read_response(self, cseq: int) -> Response:
@@ -154,10 +156,12 @@ class RtspClient:
                 return event
 
     def _queue_frame(self, frame: InterleavedFrame) -> None:
-        if len(self._frames) >= self.options.max_queued_frames:
-            self._frames.popleft()
-            self.frames_dropped += 1
+        """Keep media that arrives while waiting for a response, dropping the oldest beyond the byte bound."""
         self._frames.append(frame)
+        self._queued_bytes += len(frame.payload)
+        while self._queued_bytes > self.options.max_queued_bytes:
+            self._queued_bytes -= len(self._frames.popleft().payload)
+            self.frames_dropped += 1
 
     async def options_request(self) -> Response:
         """OPTIONS on the URL; a non-success status raises."""
@@ -224,7 +228,9 @@ class RtspClient:
         """The next interleaved frame; skips server requests and unsolicited responses."""
         while True:
             if self._frames:
-                return self._frames.popleft()
+                frame = self._frames.popleft()
+                self._queued_bytes -= len(frame.payload)
+                return frame
             event = self._parser.next_event()
             if event is None:
                 self._parser.feed(await self._conn.read())

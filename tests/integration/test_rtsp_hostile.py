@@ -6,6 +6,7 @@ import asyncio
 import os
 import socket
 import struct
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -31,12 +32,13 @@ def open_fds() -> int:
 
 @pytest.fixture
 async def no_leaks() -> AsyncIterator[None]:
-    """Fails the test if it leaves a file descriptor or a task behind."""
+    """Fails the test if it leaves a file descriptor, a task or a thread behind."""
     await asyncio.sleep(0)
-    before = open_fds()
+    before, threads = open_fds(), threading.active_count()
     yield
     await asyncio.sleep(0.02)
     assert open_fds() == before
+    assert threading.active_count() == threads
     assert asyncio.all_tasks() == {asyncio.current_task()}
 
 
@@ -359,3 +361,21 @@ async def test_dns_failure_and_slow_resolver(no_leaks: None, monkeypatch: pytest
     assert (result.reason, result.phase) == (Reason.TIMEOUT, Phase.RESOLVE)
     assert time.monotonic() - start <= MODULE.timeout_s + 0.5
     assert ticks >= 10  # the event loop kept running while the name resolved
+
+
+async def test_repeated_challenge_after_credentials_spends_no_second_login(no_leaks: None) -> None:
+    seen: list[tuple[str, bool]] = []
+
+    async def refuses_describe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        challenge = ("WWW-Authenticate", 'Digest realm="cam", nonce="same", qop="auth"')
+        while True:
+            req = await read_request(reader)
+            seen.append((req.method, "authorization" in req.headers))
+            if req.method == "OPTIONS" and "authorization" in req.headers:
+                writer.write(reply(req.cseq))
+            else:
+                writer.write(reply(req.cseq, 401, headers=[challenge]))
+
+    result, _, _ = await probe(refuses_describe)
+    assert (result.reason, result.phase) == (Reason.AUTH, Phase.DESCRIBE)
+    assert seen == [("OPTIONS", False), ("OPTIONS", True), ("DESCRIBE", True)]

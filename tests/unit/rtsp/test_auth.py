@@ -83,3 +83,17 @@ def test_challenge_parser_bounds() -> None:
         parse_challenges(["Basic realm=x, " * 20])
     with pytest.raises(ProtocolError):
         parse_challenges(['"quoted-scheme"'])
+
+
+def test_same_challenge_after_credentials_means_wrong_password_without_a_retry() -> None:
+    auth = Authenticator("u", Secret("wrong"))
+    auth.accept_challenge(['Digest realm="r", nonce="n1"'])
+    with pytest.raises(AuthError, match="rejected"):
+        auth.accept_challenge(['Digest realm="r", nonce="n1"'], sent_credentials=True)
+    # a stale nonce, or a new nonce, deserves the one re-challenge
+    auth.accept_challenge(['Digest realm="r", nonce="n2", stale=true'], sent_credentials=True)
+    auth.accept_challenge(['Digest realm="r", nonce="n3"'], sent_credentials=True)
+    basic = Authenticator("u", Secret("wrong"), AuthPolicy.BASIC_ALLOWED)
+    basic.accept_challenge(['Basic realm="r"'])
+    with pytest.raises(AuthError, match="rejected"):
+        basic.accept_challenge(['Basic realm="r"'], sent_credentials=True)
