@@ -1,9 +1,9 @@
-"""H.264/H.265 sequence parameter sets (for the picture size) and RTP depacketization of H.264 (RFC 6184).
+"""H.264/H.265 parameter sets (for the picture size) and RTP depacketization (RFC 6184, RFC 7798).
 
-:func:`h264_sps_size` and :func:`h265_sps_size` read width and height after cropping.
-:class:`H264Depacketizer` takes RTP packets (single NAL unit, STAP-A, FU-A) and assembles access units, each
-telling whether it is an IDR picture; the frame grabber decodes the first complete one. Malformed input
-raises :class:`~sharpeyes.rtsp.errors.ProtocolError` (oversized input
+:func:`h264_sps_size` and :func:`h265_sps_size` give the size after cropping. :class:`H264Depacketizer`
+(single NAL unit, STAP-A, FU-A) and :class:`H265Depacketizer` (single, AP, FU) take RTP packets and assemble
+access units, each telling whether decoding can start at it (IDR/IRAP); the frame grabber decodes the first
+complete one. Malformed input raises :class:`~sharpeyes.rtsp.errors.ProtocolError` (oversized input
 :class:`~sharpeyes.rtsp.errors.TooLargeError`) or is dropped and counted; nothing else escapes.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sharpeyes.rtsp.bits import BitReader, unescape_rbsp
 from sharpeyes.rtsp.errors import ProtocolError, TooLargeError
@@ -155,6 +155,11 @@ def parse_rtp(data: bytes) -> RtpPacket:
     return RtpPacket(data[1] & 0x7F, bool(data[1] & 0x80), sequence, timestamp, ssrc, data[offset:end])
 
 
+H265_IRAP = range(16, 22)  # BLA, IDR and CRA pictures: decoding can start at them
+_H265_AP = 48
+_H265_FU = 49
+
+
 @dataclass(frozen=True, slots=True)
 class AccessUnit:
     """The NAL units of one picture (one RTP timestamp). ``complete`` is false if packets were lost."""
@@ -162,14 +167,20 @@ class AccessUnit:
     timestamp: int
     nal_units: tuple[bytes, ...]
     complete: bool
-
-    @property
-    def is_idr(self) -> bool:
-        return any(n[0] & 0x1F == NAL_IDR for n in self.nal_units)
+    codec: str = "h264"
 
     @property
     def nal_types(self) -> tuple[int, ...]:
+        if self.codec == "h265":
+            return tuple((n[0] >> 1) & 0x3F for n in self.nal_units)
         return tuple(n[0] & 0x1F for n in self.nal_units)
+
+    @property
+    def is_idr(self) -> bool:
+        """A picture decoding can start from: IDR for H.264, IRAP (IDR, CRA, BLA) for H.265."""
+        if self.codec == "h265":
+            return any(t in H265_IRAP for t in self.nal_types)
+        return NAL_IDR in self.nal_types
 
     @property
     def size(self) -> int:
@@ -180,19 +191,22 @@ class AccessUnit:
         return b"".join(_START_CODE + n for n in self.nal_units)
 
 
-@dataclass(slots=True)
-class H264Depacketizer:
-    """Assembles H.264 access units from RTP packets in arrival order. Bounded by ``max_au_bytes``."""
+class _Depacketizer:
+    """Common assembly of access units from RTP packets in arrival order, bounded by ``max_au_bytes``."""
 
-    max_au_bytes: int = 8 * 1024 * 1024
-    max_nal_units: int = 1024
-    dropped: int = 0
-    _nals: list[bytes] = field(default_factory=list)
-    _size: int = 0
-    _timestamp: int | None = None
-    _fragment: bytearray | None = None
-    _last_sequence: int | None = None
-    _lost: bool = False
+    codec = ""
+    header_size = 1
+
+    def __init__(self, *, max_au_bytes: int = 8 * 1024 * 1024, max_nal_units: int = 1024) -> None:
+        self.max_au_bytes = max_au_bytes
+        self.max_nal_units = max_nal_units
+        self.dropped = 0
+        self._nals: list[bytes] = []
+        self._size = 0
+        self._timestamp: int | None = None
+        self._fragment: bytearray | None = None
+        self._last_sequence: int | None = None
+        self._lost = False
 
     def push(self, packet: RtpPacket) -> list[AccessUnit]:
         """Add one packet; returns the access units it completed (by marker bit or timestamp change)."""
@@ -209,24 +223,18 @@ class H264Depacketizer:
             done += self._flush()
         return done
 
+    def _take_payload(self, payload: bytes) -> None:
+        raise NotImplementedError
+
     def _flush(self) -> list[AccessUnit]:
-        unit = AccessUnit(self._timestamp or 0, tuple(self._nals), not self._lost and self._fragment is None)
+        complete = not self._lost and self._fragment is None
+        unit = AccessUnit(self._timestamp or 0, tuple(self._nals), complete, self.codec)
         self._nals, self._size, self._fragment, self._lost, self._timestamp = [], 0, None, False, None
         return [unit] if unit.nal_units else []
 
-    def _take_payload(self, payload: bytes) -> None:
-        kind = payload[0] & 0x1F if payload else 0
-        if 1 <= kind <= 23:
-            self._add(payload)
-        elif kind == _STAP_A:
-            self._take_stap_a(payload)
-        elif kind == _FU_A:
-            self._take_fu_a(payload)
-        else:
-            self._drop()
-
-    def _take_stap_a(self, payload: bytes) -> None:
-        pos = 1
+    def _take_aggregate(self, payload: bytes, start: int) -> None:
+        """STAP-A (H.264) or AP (H.265): 16-bit sizes, each followed by one NAL unit."""
+        pos = start
         while pos + 2 <= len(payload):
             size = int.from_bytes(payload[pos : pos + 2], "big")
             pos += 2
@@ -236,27 +244,24 @@ class H264Depacketizer:
             self._add(payload[pos : pos + size])
             pos += size
 
-    def _take_fu_a(self, payload: bytes) -> None:
-        if len(payload) < 3:
-            self._drop()
-            return
-        header = payload[1]
-        if header & 0x80:
+    def _take_fragment(self, header: bytes, fu_header: int, data: bytes) -> None:
+        """FU-A (H.264) or FU (H.265): ``header`` is the rebuilt NAL header, used on the start fragment."""
+        if fu_header & 0x80:
             if self._fragment is not None:
                 self._lost = True
-            self._fragment = bytearray([(payload[0] & 0xE0) | (header & 0x1F)])
+            self._fragment = bytearray(header)
         elif self._fragment is None:
             self._drop()
             return
-        self._fragment += payload[2:]
+        self._fragment += data
         if self._size + len(self._fragment) > self.max_au_bytes:
             raise TooLargeError("access unit exceeds its size bound")
-        if header & 0x40:
+        if fu_header & 0x40:
             nal, self._fragment = bytes(self._fragment), None
             self._add(nal)
 
     def _add(self, nal: bytes) -> None:
-        if not nal or nal[0] & 0x80:
+        if len(nal) < self.header_size or nal[0] & 0x80:
             self._drop()
             return
         self._size += len(nal)
@@ -267,3 +272,50 @@ class H264Depacketizer:
     def _drop(self) -> None:
         self.dropped += 1
         self._lost = True
+
+
+class H264Depacketizer(_Depacketizer):
+    """RFC 6184: single NAL unit packets, STAP-A and FU-A (packetization modes 0 and 1)."""
+
+    codec = "h264"
+
+    def _take_payload(self, payload: bytes) -> None:
+        kind = payload[0] & 0x1F if payload else 0
+        if 1 <= kind <= 23:
+            self._add(payload)
+        elif kind == _STAP_A:
+            self._take_aggregate(payload, 1)
+        elif kind == _FU_A and len(payload) >= 3:
+            fu_header = payload[1]
+            self._take_fragment(bytes([(payload[0] & 0xE0) | (fu_header & 0x1F)]), fu_header, payload[2:])
+        else:
+            self._drop()
+
+
+class H265Depacketizer(_Depacketizer):
+    """RFC 7798 without DONL (``sprop-max-don-diff`` 0): single NAL unit packets, APs and FUs."""
+
+    codec = "h265"
+    header_size = 2
+
+    def _take_payload(self, payload: bytes) -> None:
+        kind = (payload[0] >> 1) & 0x3F if len(payload) >= 2 else -1
+        if 0 <= kind < _H265_AP:
+            self._add(payload)
+        elif kind == _H265_AP:
+            self._take_aggregate(payload, 2)
+        elif kind == _H265_FU and len(payload) >= 4:
+            fu_header = payload[2]
+            header = bytes([(payload[0] & 0x81) | ((fu_header & 0x3F) << 1), payload[1]])
+            self._take_fragment(header, fu_header, payload[3:])
+        else:
+            self._drop()
+
+
+def depacketizer_for(codec: str | None) -> H264Depacketizer | H265Depacketizer:
+    """The depacketizer for an SDP codec name (``h264`` or ``h265``); others raise :class:`ProtocolError`."""
+    if codec == "h264":
+        return H264Depacketizer()
+    if codec == "h265":
+        return H265Depacketizer()
+    raise ProtocolError("no depacketizer for this codec")

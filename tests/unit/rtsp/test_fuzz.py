@@ -11,7 +11,14 @@ from sharpeyes.probers.base import AuthPolicy
 from sharpeyes.redact import Secret
 from sharpeyes.rtsp.auth import MAX_CHALLENGES, Authenticator, parse_challenges
 from sharpeyes.rtsp.errors import AuthError, ProtocolError
-from sharpeyes.rtsp.h264 import H264Depacketizer, RtpPacket, h264_sps_size, h265_sps_size, parse_rtp
+from sharpeyes.rtsp.h264 import (
+    H264Depacketizer,
+    H265Depacketizer,
+    RtpPacket,
+    h264_sps_size,
+    h265_sps_size,
+    parse_rtp,
+)
 from sharpeyes.rtsp.message import Event, Limits, MessageParser, Response
 from sharpeyes.rtsp.sdp import MAX_MEDIA, parse_sdp
 
@@ -125,6 +132,8 @@ _payload = st.one_of(
     st.binary(max_size=80),
     st.builds(lambda h, b: bytes([0x7C, h]) + b, st.integers(0, 255), st.binary(max_size=80)),  # FU-A
     st.builds(lambda b: b"\x78" + b, st.binary(max_size=80)),  # STAP-A
+    st.builds(lambda h, b: bytes([98, 1, h]) + b, st.integers(0, 255), st.binary(max_size=80)),  # H.265 FU
+    st.builds(lambda b: b"\x60\x01" + b, st.binary(max_size=80)),  # H.265 AP
 )
 
 
@@ -140,14 +149,18 @@ def test_depacketizer_raises_only_protocol_errors_and_is_bounded(
 ) -> None:
     with contextlib.suppress(ProtocolError):
         parse_rtp(raw)
-    depack = H264Depacketizer(max_au_bytes=2000, max_nal_units=16)
-    try:
-        for payload, marker, seq, ts in packets:
-            for unit in depack.push(RtpPacket(96, marker, seq, ts, 1, payload)):
-                assert unit.nal_units
-                assert all(nal and not nal[0] & 0x80 for nal in unit.nal_units)
-                assert unit.size <= 2000
-                assert len(unit.nal_units) <= 16
-                assert unit.annexb().count(b"\x00\x00\x00\x01") >= len(unit.nal_units)
-    except ProtocolError:
-        pass
+    for depack in (
+        H264Depacketizer(max_au_bytes=2000, max_nal_units=16),
+        H265Depacketizer(max_au_bytes=2000, max_nal_units=16),
+    ):
+        try:
+            for payload, marker, seq, ts in packets:
+                for unit in depack.push(RtpPacket(96, marker, seq, ts, 1, payload)):
+                    assert unit.nal_units
+                    assert all(nal and not nal[0] & 0x80 for nal in unit.nal_units)
+                    assert unit.size <= 2000
+                    assert len(unit.nal_units) <= 16
+                    assert isinstance(unit.is_idr, bool)
+                    assert unit.annexb().count(b"\x00\x00\x00\x01") >= len(unit.nal_units)
+        except ProtocolError:
+            pass

@@ -9,7 +9,9 @@ from sharpeyes.rtsp.errors import ProtocolError, TooLargeError
 from sharpeyes.rtsp.h264 import (
     AccessUnit,
     H264Depacketizer,
+    H265Depacketizer,
     RtpPacket,
+    depacketizer_for,
     h264_sps_size,
     h265_sps_size,
     parse_rtp,
@@ -148,3 +150,50 @@ def test_depacketizer_bounds_access_unit_size() -> None:
 def test_malformed_rtp(data: bytes) -> None:
     with pytest.raises(ProtocolError):
         parse_rtp(data)
+
+
+def packetize_h265(nals: list[bytes], seq: int, ts: int, mtu: int = 500) -> list[bytes]:
+    """An RFC 7798 packetizer for tests: APs for runs of small NAL units, FUs for large ones."""
+    packets: list[bytes] = []
+    small: list[bytes] = []
+    for nal in [*nals, b""]:
+        if nal and len(nal) < 100:
+            small.append(nal)
+            continue
+        if small:
+            packets.append(bytes([48 << 1, 1]) + b"".join(struct.pack("!H", len(n)) + n for n in small))
+            small = []
+        if not nal:
+            continue
+        kind = (nal[0] >> 1) & 0x3F
+        chunks = [nal[2 + i : 2 + i + mtu] for i in range(0, len(nal) - 2, mtu)]
+        for i, chunk in enumerate(chunks):
+            fu_header = (0x80 if i == 0 else 0) | (0x40 if i == len(chunks) - 1 else 0) | kind
+            packets.append(bytes([(nal[0] & 0x81) | (49 << 1), nal[1], fu_header]) + chunk)
+    return [rtp(p, seq + i, ts, marker=i == len(packets) - 1) for i, p in enumerate(packets)]
+
+
+def test_h265_depacketizer_reassembles_a_libx265_keyframe_that_decodes() -> None:
+    nals = split_annexb(encode("libx265", 642, 362))
+    first_vcl = next(i for i, n in enumerate(nals) if (n[0] >> 1) & 0x3F < 32)
+    keyframe = nals[: first_vcl + 1]  # VPS, SPS, PPS, SEI, the IRAP slice
+    depack = depacketizer_for("h265")
+    assert isinstance(depack, H265Depacketizer)
+    units: list[AccessUnit] = []
+    for packet in packetize_h265(keyframe, 1000, 90000):
+        units += depack.push(parse_rtp(packet))
+    assert len(units) == 1
+    unit = units[0]
+    assert list(unit.nal_units) == keyframe
+    assert unit.is_idr
+    assert unit.complete
+    assert unit.nal_types[:3] == (32, 33, 34)
+    decoder = av.CodecContext.create("hevc", "r")
+    pictures = [*decoder.decode(av.Packet(unit.annexb())), *decoder.decode(None)]
+    assert (pictures[0].width, pictures[0].height) == (642, 362)
+
+
+def test_no_depacketizer_for_other_codecs() -> None:
+    assert isinstance(depacketizer_for("h264"), H264Depacketizer)
+    with pytest.raises(ProtocolError):
+        depacketizer_for("mjpeg")
