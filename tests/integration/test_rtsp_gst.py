@@ -21,14 +21,19 @@ from sharpeyes.probers.base import AuthPolicy, Deadline, ProbeTarget, Reason, ru
 from sharpeyes.probers.rtsp import probe_with_backoff
 from sharpeyes.redact import Secret
 from sharpeyes.rtsp.client import RtspClient
-from sharpeyes.rtsp.h264 import AccessUnit, H264Depacketizer, parse_rtp
+from sharpeyes.rtsp.h264 import AccessUnit, depacketizer_for, parse_rtp
 from sharpeyes.settings import ProbeModule
 from tests.servers.gst import Mount, gst_rtsp_server, gst_unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "p@ss:w/o#r?d%密码"
 WIDTH, HEIGHT = 640, 360  # 360 is not a multiple of 16: the SPS crops
-MOUNTS = [Mount("open", "open"), Mount("basic", "basic"), Mount("digest", "digest", "smpte")]
+MOUNTS = [
+    Mount("open", "open"),
+    Mount("basic", "basic"),
+    Mount("digest", "digest", "smpte"),
+    Mount("hevc", "digest", "ball", h265=True),
+]
 
 
 @pytest.fixture(scope="module")
@@ -57,12 +62,12 @@ def target(url: str, password: str | None = PASSWORD, auth: AuthPolicy = AuthPol
     )
 
 
-@pytest.mark.parametrize("mount", ["open", "basic", "digest"])
+@pytest.mark.parametrize("mount", ["open", "basic", "digest", "hevc"])
 async def test_prober_ok_with_codec_and_size(gst: dict[str, str], module: ProbeModule, mount: str) -> None:
     policy = AuthPolicy.BASIC_ALLOWED if mount == "basic" else AuthPolicy.DIGEST
     result = await run_probe(target(gst[mount], auth=policy), module, deadline=Deadline(module.timeout_s))
     assert result.reason is Reason.OK, result.detail
-    assert result.observations["codec"] == "h264"
+    assert result.observations["codec"] == ("h265" if mount == "hevc" else "h264")
     assert (result.observations["width"], result.observations["height"]) == (WIDTH, HEIGHT)
     for phase in ("resolve", "connect", "options", "describe"):
         assert 0 <= float(result.observations[f"{phase}_s"]) < module.timeout_s
@@ -106,17 +111,20 @@ async def test_repeated_auth_failures_back_off_until_credentials_change(
     assert len(backoff) == 0
 
 
-async def test_client_plays_to_a_decodable_idr_and_tears_down(gst: dict[str, str]) -> None:
-    """The frame grabber's path: DESCRIBE, SETUP (TCP interleaved), PLAY, RTP to an IDR access unit."""
+@pytest.mark.parametrize(("mount", "codec"), [("digest", "h264"), ("hevc", "hevc")])
+async def test_client_plays_to_a_decodable_keyframe_and_tears_down(
+    gst: dict[str, str], mount: str, codec: str
+) -> None:
+    """The frame grabber's path: DESCRIBE, SETUP (TCP interleaved), PLAY, RTP to an IDR/IRAP access unit."""
     deadline = Deadline(5)
-    async with RtspClient(gst["digest"], deadline=deadline, username="admin", password=Secret(PASSWORD)) as c:
+    async with RtspClient(gst[mount], deadline=deadline, username="admin", password=Secret(PASSWORD)) as c:
         await c.connect()
         sdp = await c.describe()
         video = sdp.first_video()
         assert video is not None
         rtp_channel, _ = await c.setup(video.control)
         await c.play()
-        depack = H264Depacketizer()
+        depack = depacketizer_for(video.codec)
         idr: AccessUnit | None = None
         while idr is None:
             frame = await c.read_frame()
@@ -124,7 +132,8 @@ async def test_client_plays_to_a_decodable_idr_and_tears_down(gst: dict[str, str
                 units = depack.push(parse_rtp(frame.payload))
                 idr = next((u for u in units if u.is_idr and u.complete), None)
         c.teardown()
-    decoder = av.CodecContext.create("h264", "r")
+    decoder = av.CodecContext.create(codec, "r")
+    assert isinstance(decoder, av.VideoCodecContext)
     pictures = [*decoder.decode(av.Packet(idr.annexb())), *decoder.decode(None)]
     assert (pictures[0].width, pictures[0].height) == (WIDTH, HEIGHT)
 
@@ -182,17 +191,17 @@ def test_credentials_never_appear_in_any_output(gst: dict[str, str], tmp_path: P
     basic_module.write_text("prober: rtsp\nauth: basic_allowed\ntimeout_s: 5\n")
     (tmp_path / "rtsp_describe.yml").write_text((ROOT / "probes" / "rtsp_describe.yml").read_text())
     outputs: list[str] = []
-    for mount, name in [("digest", "rtsp_describe"), ("basic", "rtsp_basic"), ("open", "rtsp_describe")]:
+    # -v output is a superset of the plain output (same stdout, more logs on stderr)
+    for mount, name in [("digest", "rtsp_describe"), ("basic", "rtsp_basic")]:
         for password in (PASSWORD, PASSWORD + "x"):
             for fmt in ("json", "text"):
-                for verbose in ([], ["-v"]):
-                    status, out = run_cli(
-                        *verbose, "probe", gst[mount], "--module", name, "--format", fmt,
-                        "--user", "admin", "--password-env", "CAM_PASSWORD",
-                        password=password, modules_dir=tmp_path,
-                    )  # fmt: skip
-                    assert status in (0, 1), out
-                    outputs.append(out)
+                status, out = run_cli(
+                    "-v", "probe", gst[mount], "--module", name, "--format", fmt,
+                    "--user", "admin", "--password-env", "CAM_PASSWORD",
+                    password=password, modules_dir=tmp_path,
+                )  # fmt: skip
+                assert status == (0 if password == PASSWORD else 1), out
+                outputs.append(out)
     everything = "\n".join(outputs)
     assert "DEBUG" in everything  # -v really logged
     assert "reason" in everything

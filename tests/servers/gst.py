@@ -30,6 +30,7 @@ class Mount:
     auth: str = "open"
     pattern: str = "ball"
     blur: bool = False
+    h265: bool = False
 
 
 def gst_unavailable() -> str | None:
@@ -64,6 +65,7 @@ def gst_rtsp_server(
     argv += ["--width", str(width), "--height", str(height), "--fps", str(fps)]
     for m in mounts:
         argv += ["--mount", m.name, m.auth, m.pattern] + (["--blur", m.name] if m.blur else [])
+        argv += ["--h265", m.name] if m.h265 else []
     if shared:
         argv.append("--shared")
     env = {**os.environ, "GST_RTSP_USER": user, "GST_RTSP_PASSWORD": password, "GST_DEBUG": "0"}

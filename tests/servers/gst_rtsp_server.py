@@ -1,11 +1,12 @@
 """A third-party RTSP camera for tests: Debian's gst-rtsp-server, driven from ``/usr/bin/python3``.
 
 Run by the system interpreter (it has python3-gi; the project's venv does not). Each ``--mount NAME AUTH
-PATTERN`` adds ``/NAME`` serving ``videotestsrc pattern=PATTERN`` as live H.264; AUTH is ``open``, ``basic``
-or ``digest``. Gst's authentication is per server, so each auth kind gets its own server (and port), all bound
-to ``--address`` (loopback). Credentials come from the environment (``GST_RTSP_USER``/``GST_RTSP_PASSWORD``),
-never argv. When every server listens the script prints one line ``READY {json}`` mapping each mount to its
-URL, then serves until stdin closes (so it never outlives its parent) or it gets SIGTERM.
+PATTERN`` adds ``/NAME`` serving ``videotestsrc pattern=PATTERN`` as live H.264 (H.265 with ``--h265
+NAME``); AUTH is ``open``, ``basic`` or ``digest``. Gst's authentication is per server, so each auth kind
+gets its own server (and port), all bound to ``--address`` (loopback). Credentials come from the environment
+(``GST_RTSP_USER``/``GST_RTSP_PASSWORD``), never argv. When every server listens the script prints one line
+``READY {json}`` mapping each mount to its URL, then serves until stdin closes (so it never outlives its
+parent) or it gets SIGTERM.
 """
 
 from __future__ import annotations
@@ -26,14 +27,18 @@ from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 ROLE = "user"
 
 
-def pipeline(pattern: str, width: int, height: int, fps: int, blur: bool) -> str:
+def pipeline(pattern: str, width: int, height: int, fps: int, blur: bool, h265: bool) -> str:
     """The launch line of one mount: a live test source encoded like a camera (GOP 50)."""
     blur_el = " ! videoconvert ! gaussianblur sigma=8" if blur else ""
+    encoder = (
+        "x265enc tune=zerolatency speed-preset=ultrafast key-int-max=50 ! rtph265pay name=pay0 pt=96"
+        if h265
+        else "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=50 ! rtph264pay name=pay0 pt=96"
+    )
     return (
         f"( videotestsrc is-live=true pattern={pattern}"
         f" ! video/x-raw,width={width},height={height},framerate={fps}/1{blur_el}"
-        " ! videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=50"
-        " ! rtph264pay name=pay0 pt=96 config-interval=1 )"
+        f" ! videoconvert ! {encoder} config-interval=1 )"
     )
 
 
@@ -80,6 +85,7 @@ def main() -> None:
     ap.add_argument("--address", default="127.0.0.1")
     ap.add_argument("--mount", nargs=3, action="append", metavar=("NAME", "AUTH", "PATTERN"), default=[])
     ap.add_argument("--blur", action="append", default=[], metavar="NAME", help="blur this mount")
+    ap.add_argument("--h265", action="append", default=[], metavar="NAME", help="encode this mount as H.265")
     ap.add_argument("--width", type=int, default=320)
     ap.add_argument("--height", type=int, default=240)
     ap.add_argument("--fps", type=int, default=25)
@@ -97,7 +103,7 @@ def main() -> None:
         server = servers.get(kind) or servers.setdefault(
             kind, make_server(args.address, kind, user, password)
         )
-        launch = pipeline(pattern, args.width, args.height, args.fps, name in args.blur)
+        launch = pipeline(pattern, args.width, args.height, args.fps, name in args.blur, name in args.h265)
         add_mount(server, name, launch, kind != "open", args.shared)
     urls: dict[str, str] = {}
     for kind, server in servers.items():
