@@ -31,10 +31,10 @@ EXIT_OK, EXIT_CAMERA, EXIT_INTERNAL = 0, 1, 2
 
 
 def target_from_registry(camera_id: str) -> ProbeTarget:
-    """Hook: build a target from the registry's camera ``camera_id`` (not wired up in this build yet)."""
-    raise UserError(
-        f"camera id {camera_id!r}: registry targets are not available yet; give an rtsp:// or http:// URL"
-    )
+    """Hook: the target of registered camera ``camera_id``. Not wired yet: when the registry store lands, load
+    the camera's :class:`~sharpeyes.registry.inventory.Camera`, resolve its ``password_env``/``password_file``
+    into a :class:`Secret` and return ``camera.target(password)``; an unknown id stays a :class:`UserError`."""
+    raise UserError(f"camera id {camera_id!r}: registry targets are not available yet; give an rtsp:// or http:// URL")
 
 
 def target_from_url(url: str, user: str | None, password: Secret | None) -> ProbeTarget:
@@ -113,10 +113,8 @@ def probe(
     module = find_module(modules_dir, module_name)
     _load_prober(module)
     password = _password(password_env)
-    if "://" in target:
-        probe_target = target_from_url(target, user, password)
-    else:
-        probe_target = target_from_registry(target)
+    is_url = "://" in target
+    probe_target = target_from_url(target, user, password) if is_url else target_from_registry(target)
     result = asyncio.run(run_probe(probe_target, module, deadline=Deadline(module.timeout_s)))
     payload = json.dumps(result.to_json(), ensure_ascii=False)
     log.debug("probe result: %s", payload)

@@ -38,9 +38,7 @@ async def read_request(reader: asyncio.StreamReader) -> Request:
     return Request(method, uri, int(headers.get("cseq", "-1")), headers)
 
 
-def reply(
-    cseq: int, status: int = 200, headers: list[tuple[str, str]] | None = None, body: bytes = b""
-) -> bytes:
+def reply(cseq: int, status: int = 200, headers: list[tuple[str, str]] | None = None, body: bytes = b"") -> bytes:
     lines = [f"RTSP/1.0 {status} X", f"CSeq: {cseq}", *(f"{k}: {v}" for k, v in headers or [])]
     if body:
         lines.append(f"Content-Length: {len(body)}")

@@ -74,9 +74,7 @@ async def test_prober_ok_with_codec_and_size(gst: dict[str, str], module: ProbeM
 
 
 @pytest.mark.parametrize(("mount", "policy"), [("digest", "digest"), ("basic", "basic_allowed")])
-async def test_wrong_password_is_auth(
-    gst: dict[str, str], module: ProbeModule, mount: str, policy: str
-) -> None:
+async def test_wrong_password_is_auth(gst: dict[str, str], module: ProbeModule, mount: str, policy: str) -> None:
     t = target(gst[mount], password="wrong", auth=AuthPolicy(policy))
     result = await run_probe(t, module, deadline=Deadline(module.timeout_s))
     assert result.reason is Reason.AUTH
@@ -112,9 +110,7 @@ async def test_repeated_auth_failures_back_off_until_credentials_change(
 
 
 @pytest.mark.parametrize(("mount", "codec"), [("digest", "h264"), ("hevc", "hevc")])
-async def test_client_plays_to_a_decodable_keyframe_and_tears_down(
-    gst: dict[str, str], mount: str, codec: str
-) -> None:
+async def test_client_plays_to_a_decodable_keyframe_and_tears_down(gst: dict[str, str], mount: str, codec: str) -> None:
     """The frame grabber's path: DESCRIBE, SETUP (TCP interleaved), PLAY, RTP to an IDR/IRAP access unit."""
     deadline = Deadline(5)
     async with RtspClient(gst[mount], deadline=deadline, username="admin", password=Secret(PASSWORD)) as c:

@@ -182,9 +182,7 @@ async def test_closed_port_is_refused(no_leaks: None) -> None:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    result = await run_probe(
-        target(f"rtsp://127.0.0.1:{port}/x"), MODULE, deadline=Deadline(MODULE.timeout_s)
-    )
+    result = await run_probe(target(f"rtsp://127.0.0.1:{port}/x"), MODULE, deadline=Deadline(MODULE.timeout_s))
     assert (result.reason, result.phase) == (Reason.REFUSED, Phase.CONNECT)
 
 
@@ -254,9 +252,7 @@ async def test_401_loop_with_rotating_nonces_gets_one_rechallenge_then_auth(no_l
             req = await read_request(reader)
             seen.append(req)
             nonce = os.urandom(8).hex()
-            writer.write(
-                reply(req.cseq, 401, headers=[("WWW-Authenticate", f'Digest realm="r", nonce="{nonce}"')])
-            )
+            writer.write(reply(req.cseq, 401, headers=[("WWW-Authenticate", f'Digest realm="r", nonce="{nonce}"')]))
 
     result, _, _ = await probe(rotating)
     assert (result.reason, result.phase) == (Reason.AUTH, Phase.OPTIONS)

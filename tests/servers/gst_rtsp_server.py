@@ -66,9 +66,7 @@ def make_server(address: str, kind: str, user: str, password: str) -> GstRtspSer
     return server
 
 
-def add_mount(
-    server: GstRtspServer.RTSPServer, name: str, launch: str, protected: bool, shared: bool
-) -> None:
+def add_mount(server: GstRtspServer.RTSPServer, name: str, launch: str, protected: bool, shared: bool) -> None:
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(launch)
     factory.set_shared(shared)
@@ -100,9 +98,7 @@ def main() -> None:
     for name, kind, pattern in args.mount or [["open", "open", "ball"]]:
         if kind not in ("open", "basic", "digest"):
             sys.exit(f"gst_rtsp_server: unknown auth {kind!r}")
-        server = servers.get(kind) or servers.setdefault(
-            kind, make_server(args.address, kind, user, password)
-        )
+        server = servers.get(kind) or servers.setdefault(kind, make_server(args.address, kind, user, password))
         launch = pipeline(pattern, args.width, args.height, args.fps, name in args.blur, name in args.h265)
         add_mount(server, name, launch, kind != "open", args.shared)
     urls: dict[str, str] = {}

@@ -26,9 +26,7 @@ FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCh
 LIMITS = Limits(max_line_bytes=256, max_header_count=16, max_header_bytes=2048, max_body_bytes=4096)
 
 _line = st.one_of(
-    st.sampled_from(
-        ["RTSP/1.0 200 OK", "RTSP/1.0 401 Unauthorized", "GET_PARAMETER rtsp://h/x RTSP/1.0", ""]
-    ),
+    st.sampled_from(["RTSP/1.0 200 OK", "RTSP/1.0 401 Unauthorized", "GET_PARAMETER rtsp://h/x RTSP/1.0", ""]),
     st.sampled_from(["CSeq: 1", "Content-Length: 3", "Content-Length: 99999", "Session: 1;timeout=60"]),
     st.text(max_size=40),
 )
@@ -60,9 +58,7 @@ def test_message_parser_raises_only_protocol_errors_and_stays_bounded(parts: lis
 _challenge_text = st.one_of(
     st.text(max_size=200),
     st.lists(
-        st.sampled_from(
-            ['Digest realm="r"', "nonce=abc", 'qop="auth"', "Basic", "stale=true", ",", '"', "\\"]
-        ),
+        st.sampled_from(['Digest realm="r"', "nonce=abc", 'qop="auth"', "Basic", "stale=true", ",", '"', "\\"]),
         max_size=30,
     ).map(" ".join),
 )
