@@ -68,8 +68,9 @@ def digest_ok(req: Request, user: str, password: str, realm: str, nonce: str) ->
 class FakeRtspServer:
     """``async with FakeRtspServer(handler) as srv``: ``srv.url``; every connection is torn down at exit."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, host: str = "127.0.0.1") -> None:
         self._handler = handler
+        self.host = host
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._writers: list[asyncio.StreamWriter] = []
@@ -91,7 +92,7 @@ class FakeRtspServer:
         self._tasks.discard(task)
 
     async def __aenter__(self) -> FakeRtspServer:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve, self.host, 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

@@ -72,8 +72,10 @@ async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> No
 
 
 async def test_hang_after_connect_is_timeout_in_options(no_leaks: None) -> None:
-    result, _, _ = await probe(hang)
+    result, elapsed, _ = await probe(hang)
     assert (result.reason, result.phase) == (Reason.TIMEOUT, Phase.OPTIONS)
+    assert "read timed out" in result.detail  # the per-read timeout (1 s) fired before the total (2 s)
+    assert elapsed < MODULE.timeout_s
 
 
 async def test_one_byte_per_second_drip_is_stopped_by_the_total_deadline(no_leaks: None) -> None:
@@ -375,3 +377,38 @@ async def test_repeated_challenge_after_credentials_spends_no_second_login(no_le
     result, _, _ = await probe(refuses_describe)
     assert (result.reason, result.phase) == (Reason.AUTH, Phase.DESCRIBE)
     assert seen == [("OPTIONS", False), ("OPTIONS", True), ("DESCRIBE", True)]
+
+
+async def test_rtsps_to_a_plain_server_is_tls(no_leaks: None) -> None:
+    async def plain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"RTSP/1.0 400 Bad Request\r\nCSeq: 0\r\n\r\n")
+        await asyncio.sleep(3600)
+
+    async with FakeRtspServer(plain) as server:
+        url = server.url.replace("rtsp://", "rtsps://")
+        result = await run_probe(target(url), MODULE, deadline=Deadline(MODULE.timeout_s))
+    assert (result.reason, result.phase) == (Reason.TLS, Phase.CONNECT)
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback (::1) on this machine")
+async def test_ipv6_literal_url(no_leaks: None) -> None:
+    async def ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        req = await answer_options(reader, writer)
+        writer.write(reply(req.cseq, body=SDP))
+        await asyncio.sleep(3600)
+
+    server = FakeRtspServer(ok, host="::1")
+    async with server:
+        url = f"rtsp://[::1]:{server.port}/cam"
+        t = ProbeTarget(camera_id="v6", host="::1", rtsp_url=url)
+        result = await run_probe(t, MODULE, deadline=Deadline(MODULE.timeout_s))
+    assert result.reason is Reason.OK, result.detail
