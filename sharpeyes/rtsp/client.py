@@ -170,13 +170,15 @@ class RtspClient:
     async def describe(self) -> SessionDescription:
         """DESCRIBE, following redirects to the registered host; retries a ``503`` once after 50 ms."""
         retried = False
-        for _ in range(self.options.max_redirects + 1):
+        for hop in range(self.options.max_redirects + 1):
             response = await self.request("DESCRIBE", self.url, [("Accept", "application/sdp")])
             if response.status == 503 and not retried:
                 retried = True
                 await asyncio.sleep(min(UNAVAILABLE_RETRY_S, self._deadline.remaining()))
                 response = await self.request("DESCRIBE", self.url, [("Accept", "application/sdp")])
             if 300 <= response.status < 400:
+                if hop == self.options.max_redirects:
+                    break
                 await self._redirect(response)
                 continue
             _check(response)

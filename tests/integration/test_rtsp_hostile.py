@@ -412,3 +412,18 @@ async def test_ipv6_literal_url(no_leaks: None) -> None:
         t = ProbeTarget(camera_id="v6", host="::1", rtsp_url=url)
         result = await run_probe(t, MODULE, deadline=Deadline(MODULE.timeout_s))
     assert result.reason is Reason.OK, result.detail
+
+
+async def test_redirect_loop_stops_at_the_module_limit(no_leaks: None) -> None:
+    async def loop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        req = await read_request(reader)
+        if req.method == "OPTIONS":
+            writer.write(reply(req.cseq))
+            req = await read_request(reader)
+        writer.write(reply(req.cseq, 302, headers=[("Location", req.uri)]))
+        await asyncio.sleep(3600)
+
+    result, _, server = await probe(loop)
+    assert (result.reason, result.phase) == (Reason.PROTOCOL, Phase.DESCRIBE)
+    assert "redirects" in result.detail
+    assert server.connections == 1 + MODULE.rtsp.follow_redirects
