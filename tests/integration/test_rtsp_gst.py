@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -21,7 +22,7 @@ from sharpeyes.probers.base import AuthPolicy, Deadline, ProbeTarget, Reason, ru
 from sharpeyes.probers.rtsp import probe_with_backoff
 from sharpeyes.redact import Secret
 from sharpeyes.rtsp.client import RtspClient
-from sharpeyes.rtsp.h264 import AccessUnit, depacketizer_for, parse_rtp
+from sharpeyes.rtsp.stream import first_keyframe, start_video
 from sharpeyes.settings import ProbeModule
 from tests.servers.gst import Mount, gst_rtsp_server, gst_unavailable
 
@@ -33,6 +34,7 @@ MOUNTS = [
     Mount("basic", "basic"),
     Mount("digest", "digest", "smpte"),
     Mount("hevc", "digest", "ball", h265=True),
+    Mount("sdponly", "open", "ball", inband_parameter_sets=False),
 ]
 
 
@@ -62,7 +64,7 @@ def target(url: str, password: str | None = PASSWORD, auth: AuthPolicy = AuthPol
     )
 
 
-@pytest.mark.parametrize("mount", ["open", "basic", "digest", "hevc"])
+@pytest.mark.parametrize("mount", ["open", "basic", "digest", "hevc", "sdponly"])
 async def test_prober_ok_with_codec_and_size(gst: dict[str, str], module: ProbeModule, mount: str) -> None:
     policy = AuthPolicy.BASIC_ALLOWED if mount == "basic" else AuthPolicy.DIGEST
     result = await run_probe(target(gst[mount], auth=policy), module, deadline=Deadline(module.timeout_s))
@@ -109,25 +111,20 @@ async def test_repeated_auth_failures_back_off_until_credentials_change(
     assert len(backoff) == 0
 
 
-@pytest.mark.parametrize(("mount", "codec"), [("digest", "h264"), ("hevc", "hevc")])
+@pytest.mark.parametrize(("mount", "codec"), [("digest", "h264"), ("hevc", "hevc"), ("sdponly", "h264")])
 async def test_client_plays_to_a_decodable_keyframe_and_tears_down(gst: dict[str, str], mount: str, codec: str) -> None:
     """The frame grabber's path: DESCRIBE, SETUP (TCP interleaved), PLAY, RTP to an IDR/IRAP access unit."""
     deadline = Deadline(5)
     async with RtspClient(gst[mount], deadline=deadline, username="admin", password=Secret(PASSWORD)) as c:
         await c.connect()
-        sdp = await c.describe()
-        video = sdp.first_video()
-        assert video is not None
-        rtp_channel, _ = await c.setup(video.control)
-        await c.play()
-        depack = depacketizer_for(video.codec)
-        idr: AccessUnit | None = None
-        while idr is None:
-            frame = await c.read_frame()
-            if frame.channel == rtp_channel:
-                units = depack.push(parse_rtp(frame.payload))
-                idr = next((u for u in units if u.is_idr and u.complete), None)
+        stream = await start_video(c)
+        idr = await first_keyframe(c, stream)
+        after_play = time.monotonic() - stream.play_started
         c.teardown()
+    assert idr.codec == ("h265" if codec == "hevc" else "h264")
+    if mount == "sdponly":  # the camera sends no SPS/PPS in band: they come from the SDP
+        assert idr.nal_units[:2] == tuple(stream.media.parameter_sets()), idr.nal_types
+    assert after_play < 4.0  # GOP 50 at 25 fps, and gst starts each new viewer on a keyframe
     decoder = av.CodecContext.create(codec, "r")
     assert isinstance(decoder, av.VideoCodecContext)
     pictures = [*decoder.decode(av.Packet(idr.annexb())), *decoder.decode(None)]

@@ -31,6 +31,7 @@ class Mount:
     pattern: str = "ball"
     blur: bool = False
     h265: bool = False
+    inband_parameter_sets: bool = True
 
 
 def gst_unavailable() -> str | None:
@@ -66,6 +67,7 @@ def gst_rtsp_server(
     for m in mounts:
         argv += ["--mount", m.name, m.auth, m.pattern] + (["--blur", m.name] if m.blur else [])
         argv += ["--h265", m.name] if m.h265 else []
+        argv += [] if m.inband_parameter_sets else ["--no-inband", m.name]
     if shared:
         argv.append("--shared")
     env = {**os.environ, "GST_RTSP_USER": user, "GST_RTSP_PASSWORD": password, "GST_DEBUG": "0"}

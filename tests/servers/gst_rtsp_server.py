@@ -27,18 +27,21 @@ from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 ROLE = "user"
 
 
-def pipeline(pattern: str, width: int, height: int, fps: int, blur: bool, h265: bool) -> str:
+def pipeline(pattern: str, width: int, height: int, fps: int, blur: bool, h265: bool, inband: bool = True) -> str:
     """The launch line of one mount: a live test source encoded like a camera (GOP 50)."""
     blur_el = " ! videoconvert ! gaussianblur sigma=8" if blur else ""
+    # without in-band parameter sets, SPS/PPS travel only in the SDP (stream-format=avc keeps them out of band)
+    x264_opts = "" if inband else " option-string=repeat-headers=0 ! video/x-h264,stream-format=avc"
+    x265_opts = "" if inband else ' option-string="repeat-headers=0" ! video/x-h265,stream-format=hvc1'
     encoder = (
-        "x265enc tune=zerolatency speed-preset=ultrafast key-int-max=50 ! rtph265pay name=pay0 pt=96"
+        f"x265enc tune=zerolatency speed-preset=ultrafast key-int-max=50{x265_opts} ! rtph265pay name=pay0 pt=96"
         if h265
-        else "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=50 ! rtph264pay name=pay0 pt=96"
+        else f"x264enc tune=zerolatency speed-preset=ultrafast key-int-max=50{x264_opts} ! rtph264pay name=pay0 pt=96"
     )
     return (
         f"( videotestsrc is-live=true pattern={pattern}"
         f" ! video/x-raw,width={width},height={height},framerate={fps}/1{blur_el}"
-        f" ! videoconvert ! {encoder} config-interval=1 )"
+        f" ! videoconvert ! {encoder} config-interval={1 if inband else 0} )"
     )
 
 
@@ -84,6 +87,9 @@ def main() -> None:
     ap.add_argument("--mount", nargs=3, action="append", metavar=("NAME", "AUTH", "PATTERN"), default=[])
     ap.add_argument("--blur", action="append", default=[], metavar="NAME", help="blur this mount")
     ap.add_argument("--h265", action="append", default=[], metavar="NAME", help="encode this mount as H.265")
+    ap.add_argument(
+        "--no-inband", action="append", default=[], metavar="NAME", help="parameter sets only in the SDP, not in band"
+    )
     ap.add_argument("--width", type=int, default=320)
     ap.add_argument("--height", type=int, default=240)
     ap.add_argument("--fps", type=int, default=25)
@@ -99,7 +105,9 @@ def main() -> None:
         if kind not in ("open", "basic", "digest"):
             sys.exit(f"gst_rtsp_server: unknown auth {kind!r}")
         server = servers.get(kind) or servers.setdefault(kind, make_server(args.address, kind, user, password))
-        launch = pipeline(pattern, args.width, args.height, args.fps, name in args.blur, name in args.h265)
+        launch = pipeline(
+            pattern, args.width, args.height, args.fps, name in args.blur, name in args.h265, name not in args.no_inband
+        )
         add_mount(server, name, launch, kind != "open", args.shared)
     urls: dict[str, str] = {}
     for kind, server in servers.items():

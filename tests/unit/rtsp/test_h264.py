@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import struct
 
 import av
@@ -197,3 +198,17 @@ def test_no_depacketizer_for_other_codecs() -> None:
     assert isinstance(depacketizer_for("h264"), H264Depacketizer)
     with pytest.raises(ProtocolError):
         depacketizer_for("mjpeg")
+
+
+def test_with_parameter_sets_prepends_sdp_sets_only_when_missing() -> None:
+    from sharpeyes.rtsp.sdp import MediaDescription
+    from sharpeyes.rtsp.stream import with_parameter_sets
+
+    nals = split_annexb(encode("libx264", 642, 362))
+    sps, pps = (next(n for n in nals if n[0] & 0x1F == t) for t in (7, 8))
+    media = MediaDescription("video", (96,), rtpmap={96: ("H264", 90000)})
+    media.fmtp[96] = {"sprop-parameter-sets": ",".join(base64.b64encode(n).decode() for n in (sps, pps))}
+    bare = AccessUnit(0, (b"\x65idr",), True)
+    assert with_parameter_sets(bare, media).nal_units == (sps, pps, b"\x65idr")
+    full = AccessUnit(0, (sps, pps, b"\x65idr"), True)
+    assert with_parameter_sets(full, media) is full
