@@ -55,3 +55,13 @@ async def test_running_out_of_fds_is_internal_not_a_camera_fault(monkeypatch: py
     target = ProbeTarget(camera_id="c", host="192.0.2.1", rtsp_url="rtsp://192.0.2.1/x")
     result = await run_probe(target, module, deadline=Deadline(1))
     assert result.reason is Reason.INTERNAL
+
+
+async def test_a_url_with_userinfo_is_refused_without_echoing_it() -> None:
+    module = ProbeModule(name="rtsp_describe", prober="rtsp")
+    url = "rtsp://admin:s3cr3t%40x@127.0.0.1:9/x"
+    target = ProbeTarget(camera_id="c", host="127.0.0.1", rtsp_url=url)
+    result = await run_probe(target, module, deadline=Deadline(1))
+    assert result.reason is Reason.PROTOCOL
+    assert "userinfo" in result.detail
+    assert "s3cr3t" not in result.detail
