@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import sys
+import types
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,8 +38,12 @@ def target_from_registry(camera_id: str) -> ProbeTarget:
     raise UserError(f"camera id {camera_id!r}: registry targets are not available yet; give an rtsp:// or http:// URL")
 
 
-def target_from_url(url: str, user: str | None, password: Secret | None) -> ProbeTarget:
-    """A target for a credential-free URL; ``rtsp(s)`` sets the stream URL, ``http(s)`` the ONVIF URL."""
+def target_from_url(
+    url: str, user: str | None, password: Secret | None, prober: types.ModuleType | None = None
+) -> ProbeTarget:
+    """A target for a credential-free URL. A prober file may define ``target_from_url(url, *, username,
+    password)`` (raising ValueError for URLs it cannot probe); otherwise ``rtsp(s)`` sets the stream URL and
+    ``http(s)`` the ONVIF URL."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (validates the port)
@@ -49,6 +54,13 @@ def target_from_url(url: str, user: str | None, password: Secret | None) -> Prob
     scheme = parts.scheme.lower()
     if not parts.hostname or scheme not in ("rtsp", "rtsps", "http", "https"):
         raise UserError("TARGET must be an rtsp://, rtsps://, http:// or https:// URL, or a camera id")
+    factory = getattr(prober, "target_from_url", None)
+    if callable(factory):
+        try:
+            target: ProbeTarget = factory(url, username=user, password=password)
+        except ValueError as exc:
+            raise UserError(f"TARGET: {exc}") from None
+        return target
     stream = url if scheme.startswith("rtsp") else None
     onvif = url if scheme.startswith("http") else None
     return ProbeTarget(
@@ -65,10 +77,10 @@ def _password(var: str | None) -> Secret | None:
     return Secret(value)
 
 
-def _load_prober(module: ProbeModule) -> None:
+def _load_prober(module: ProbeModule) -> types.ModuleType:
     """Import the prober's file so it registers itself (``sharpeyes.probers.<prober>``)."""
     try:
-        importlib.import_module(f"sharpeyes.probers.{module.prober}")
+        return importlib.import_module(f"sharpeyes.probers.{module.prober}")
     except ModuleNotFoundError:
         raise UserError(f"prober {module.prober!r} of module {module.name!r} is not in this build") from None
 
@@ -111,10 +123,10 @@ def probe(
 ) -> None:
     """Probe TARGET (a URL without credentials, or a camera id) once with module NAME."""
     module = find_module(modules_dir, module_name)
-    _load_prober(module)
+    prober = _load_prober(module)
     password = _password(password_env)
     is_url = "://" in target
-    probe_target = target_from_url(target, user, password) if is_url else target_from_registry(target)
+    probe_target = target_from_url(target, user, password, prober) if is_url else target_from_registry(target)
     result = asyncio.run(run_probe(probe_target, module, deadline=Deadline(module.timeout_s)))
     payload = json.dumps(result.to_json(), ensure_ascii=False)
     log.debug("probe result: %s", payload)

@@ -24,7 +24,8 @@ from sharpeyes.probers.base import (
     ResultBuilder,
     register,
 )
-from sharpeyes.rtsp.client import ClientOptions, RtspClient
+from sharpeyes.redact import Secret
+from sharpeyes.rtsp.client import ClientOptions, RtspClient, endpoint_of
 from sharpeyes.rtsp.errors import (
     AuthError,
     DnsError,
@@ -62,6 +63,20 @@ def reason_for(exc: RtspError) -> Reason:
             return Reason.NOT_FOUND
         return Reason.AUTH if exc.status in (401, 403) else Reason.PROTOCOL
     return next((reason for cls, reason in _REASONS if isinstance(exc, cls)), Reason.PROTOCOL)
+
+
+def target_from_url(
+    url: str, *, username: str | None = None, password: Secret | None = None, camera_id: str | None = None
+) -> ProbeTarget:
+    """The target for ``sharpeyes probe rtsp://host:port/path``: the camera id defaults to the URL itself
+    (a host may serve several streams). Raises ValueError for anything but a credential-free rtsp(s) URL."""
+    try:
+        endpoint = endpoint_of(url)
+    except ProtocolError as exc:
+        raise ValueError(f"the rtsp prober needs an rtsp:// or rtsps:// URL ({exc})") from None
+    return ProbeTarget(
+        camera_id=camera_id or url, host=endpoint.host, rtsp_url=url, username=username, password=password
+    )
 
 
 def client_options(module: ProbeModule, target: ProbeTarget) -> ClientOptions:
