@@ -1,7 +1,8 @@
 """The ``rtsp`` liveness prober: OPTIONS then DESCRIBE with our own client, failures mapped to reasons.
 
 Observations: per-phase latency (``resolve_s``, ``connect_s``, ``options_s``, ``describe_s``), ``codec``, and
-``width``/``height`` read from the SPS in the SDP. Every camera fault becomes a :class:`Reason` at this edge;
+``width``/``height`` read from the SPS in the SDP (``options_status`` when OPTIONS was not a success: the
+DESCRIBE decides). Every camera fault becomes a :class:`Reason` at this edge;
 the phase where it happened is the result's ``phase``. Cameras that keep failing authentication are backed
 off (:mod:`sharpeyes.probers.backoff`) so that monitoring never locks an account out.
 """
@@ -103,6 +104,15 @@ async def _timed(builder: ResultBuilder, phase: Phase, step: Awaitable[T]) -> T:
     return value
 
 
+async def _options(builder: ResultBuilder, client: RtspClient) -> None:
+    """OPTIONS; a camera that does not implement it (405, 501 …) still gets its DESCRIBE, which decides."""
+    response = await _timed(builder, Phase.OPTIONS, client.request("OPTIONS", client.url))
+    if response.status == 403:
+        raise AuthError("camera refused access (403)")
+    if not 200 <= response.status < 300:
+        builder.observe("options_status", response.status)
+
+
 def _observe_media(builder: ResultBuilder, sdp: SessionDescription) -> None:
     media = sdp.first_video() or (sdp.media[0] if sdp.media else None)
     builder.observe("codec", (media.codec if media else None) or "none")
@@ -146,7 +156,7 @@ async def _describe(target: ProbeTarget, module: ProbeModule, deadline: Deadline
         async with client:
             await _timed(builder, Phase.RESOLVE, client.resolve())
             await _timed(builder, Phase.CONNECT, client.connect())
-            await _timed(builder, Phase.OPTIONS, client.options_request())
+            await _options(builder, client)
             sdp = await _timed(builder, Phase.DESCRIBE, client.describe())
     except RtspError as exc:
         return builder.finish(reason_for(exc), f"{builder.phase.value}: {exc}")

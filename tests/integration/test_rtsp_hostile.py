@@ -427,3 +427,16 @@ async def test_redirect_loop_stops_at_the_module_limit(no_leaks: None) -> None:
     assert (result.reason, result.phase) == (Reason.PROTOCOL, Phase.DESCRIBE)
     assert "redirects" in result.detail
     assert server.connections == 1 + MODULE.rtsp.follow_redirects
+
+
+async def test_options_not_implemented_still_describes(no_leaks: None) -> None:
+    async def no_options(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        req = await read_request(reader)
+        writer.write(reply(req.cseq, 501))
+        req = await read_request(reader)
+        writer.write(reply(req.cseq, body=SDP))
+        await asyncio.sleep(3600)
+
+    result, _, _ = await probe(no_options)
+    assert result.reason is Reason.OK, result.detail
+    assert result.observations["options_status"] == 501
