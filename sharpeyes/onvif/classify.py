@@ -15,10 +15,9 @@ from lxml import etree
 from zeep import exceptions as zeep_exc
 
 from sharpeyes.onvif.errors import (
-    ForeignAddressError,
     HttpStatusError,
-    ResponseRefusedError,
     ResponseTooLargeError,
+    SoapTransportError,
 )
 from sharpeyes.probers.base import Reason
 
@@ -94,7 +93,7 @@ def classify(exc: BaseException) -> tuple[Reason, str] | None:
             return Reason.TOO_LARGE, str(exc)
         case HttpStatusError(status=status):
             return _status_reason(status)
-        case ForeignAddressError() | ResponseRefusedError():
+        case SoapTransportError():  # foreign address, refused or unexpected answer
             return Reason.PROTOCOL, str(exc)
         case zeep_exc.Fault():
             return fault_reason(exc)

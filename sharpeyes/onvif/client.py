@@ -15,6 +15,7 @@ import onvif.client
 
 from sharpeyes.onvif.pinning import Origin, describe_origin
 from sharpeyes.onvif.settings import hardened_settings
+from sharpeyes.onvif.shape import AnswerShapePlugin
 from sharpeyes.onvif.transport import BoundedTransport
 from sharpeyes.onvif.wsdl import binding_name, load_document
 from sharpeyes.probers.base import Deadline
@@ -116,7 +117,11 @@ class OnvifClient:
                 self._username, self._password.reveal(), use_digest=True
             )
         client = onvif.client.ZeepAsyncClient(
-            wsdl=document, wsse=wsse, transport=self._transport, settings=hardened_settings()
+            wsdl=document,
+            wsse=wsse,
+            transport=self._transport,
+            settings=hardened_settings(),
+            plugins=[AnswerShapePlugin()],
         )
         target = address if address is not None else self.device_url
         if not self.origin.owns(target):

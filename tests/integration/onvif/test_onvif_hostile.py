@@ -1,0 +1,327 @@
+"""The onvif prober against small hostile SOAP servers on 127.0.0.1 (RELIABILITY.md S1–S4, N1, N7, T2).
+
+Each test checks the reason and phase, that the result came within the deadline + 0.5 s, and that the probe
+left no task or fd behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+import tracemalloc
+
+import pytest
+from aiohttp import web
+
+from sharpeyes.probers.base import Phase, Reason
+from tests.integration.onvif import soap
+from tests.integration.onvif.conftest import LeakCheck, Peers, module, probe
+from tests.integration.onvif.fake_camera import Canary, Quirks, soap_response
+
+MiB = 1024 * 1024
+
+
+def answer(text: str, status: int = 200) -> web.Response:
+    return soap_response(text, status)
+
+
+def fixed(text: str, status: int = 200):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return answer(text, status)
+
+    return handler
+
+
+async def test_well_behaved_camera_gives_full_inventory(peers: Peers) -> None:
+    camera = await peers.camera()
+    leaks = LeakCheck()
+    result = await probe(camera.device_url)
+    assert result.reason is Reason.OK, result.detail
+    obs = result.observations
+    assert obs["manufacturer"] == "Acme"
+    assert obs["model"] == "EyeCam 9"
+    assert obs["firmware"] == "V5.4.1 build 200101"
+    assert obs["profiles"] == 2
+    assert (obs["width"], obs["height"]) == (1920, 1080)
+    assert obs["stream_uri_resolved"] == 1
+    assert obs["snapshot_uri_resolved"] == 1
+    assert abs(float(obs["clock_skew_s"])) < 2.0
+    assert [action for action, _ in camera.requests] == [
+        "GetSystemDateAndTime",
+        "GetDeviceInformation",
+        "GetCapabilities",
+        "GetProfiles",
+        "GetStreamUri",
+        "GetSnapshotUri",
+    ]
+    assert camera.requests[0] == ("GetSystemDateAndTime", False)  # the clock is asked without credentials
+    assert all(authenticated for _, authenticated in camera.requests[1:])
+    await leaks.assert_clean()
+
+
+def _xxe_prologs(canary: Canary) -> dict[str, str]:
+    return {
+        "entity-http": soap.external_entity(f"http://127.0.0.1:{canary.port}/xxe"),
+        "dtd-http": soap.external_dtd(f"http://127.0.0.1:{canary.port}/evil.dtd"),
+        "entity-file": soap.external_entity("file:///etc/passwd"),
+    }
+
+
+@pytest.mark.parametrize("variant", ["entity-http", "dtd-http", "entity-file"])
+async def test_xxe_is_protocol_and_nothing_is_fetched(
+    peers: Peers, variant: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    canary = await peers.canary()
+    prolog = _xxe_prologs(canary)[variant]
+    body = soap.system_date_and_time(
+        dt.datetime.now(dt.UTC), tz_text="&xxe;" if "entity" in variant else "UTC"
+    )
+    camera = await peers.camera(
+        Quirks(raw={"GetSystemDateAndTime": fixed(soap.envelope(body, prolog=prolog))})
+    )
+    leaks = LeakCheck()
+    started = time.monotonic()
+    result = await probe(camera.device_url, deadline_s=2.0)
+    assert time.monotonic() - started < 2.5
+    assert result.reason is Reason.PROTOCOL
+    assert result.phase is Phase.CLOCK
+    assert "DTD" in result.detail or "Entities" in result.detail
+    await asyncio.sleep(0.1)  # a fetch would have had time to arrive
+    assert canary.connections == 0
+    everything = result.detail + repr(result.to_json()) + caplog.text
+    assert "root:" not in everything
+    assert "/bin/" not in everything
+    await leaks.assert_clean()
+
+
+async def test_billion_laughs_is_protocol_in_bounded_memory(peers: Peers) -> None:
+    body = soap.system_date_and_time(dt.datetime.now(dt.UTC), tz_text="&lol9;")
+    bomb = soap.envelope(body, prolog=soap.BILLION_LAUGHS)
+    camera = await peers.camera(Quirks(raw={"GetSystemDateAndTime": fixed(bomb)}))
+    leaks = LeakCheck()
+    tracemalloc.start()
+    try:
+        started = time.monotonic()
+        result = await probe(camera.device_url, deadline_s=2.0)
+        elapsed = time.monotonic() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.reason is Reason.PROTOCOL
+    assert result.phase is Phase.CLOCK
+    assert elapsed < 2.5
+    assert peak < 16 * MiB, f"peak {peak / MiB:.1f} MiB"
+    await leaks.assert_clean()
+
+
+class Flood:
+    """A 50 MB SOAP body, streamed in 64 KiB chunks, optionally without a Content-Length."""
+
+    def __init__(self, *, declare_length: bool) -> None:
+        self.declare_length = declare_length
+        self.sent = 0
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/soap+xml"})
+        if self.declare_length:
+            response.content_length = 50 * MiB
+        await response.prepare(request)
+        chunk = b"<s:Envelope>" + b"A" * (64 * 1024 - 12)
+        try:
+            while self.sent < 50 * MiB:
+                await response.write(chunk)
+                self.sent += len(chunk)
+        except (ConnectionError, RuntimeError):
+            pass
+        return response
+
+
+@pytest.mark.parametrize("declare_length", [False, True], ids=["chunked", "content-length"])
+async def test_50_mb_body_is_too_large_and_stops_early(peers: Peers, declare_length: bool) -> None:
+    flood = Flood(declare_length=declare_length)
+    camera = await peers.camera(Quirks(raw={"GetSystemDateAndTime": flood}))
+    leaks = LeakCheck()
+    tracemalloc.start()
+    try:
+        started = time.monotonic()
+        result = await probe(camera.device_url, deadline_s=3.0)
+        elapsed = time.monotonic() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.reason is Reason.TOO_LARGE, result.detail
+    assert result.phase is Phase.CLOCK
+    assert elapsed < 3.5
+    assert peak < 8 * MiB, f"peak {peak / MiB:.1f} MiB"
+    await asyncio.sleep(0.1)
+    assert flood.sent < 25 * MiB, f"server pushed {flood.sent / MiB:.0f} MiB before we hung up"
+    await leaks.assert_clean()
+
+
+async def _hang_after_headers(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "application/soap+xml"})
+    response.content_length = 1000
+    await response.prepare(request)
+    await response.write(b"<?xml version")
+    await asyncio.sleep(3600)
+    return response
+
+
+@pytest.mark.parametrize("action", ["GetSystemDateAndTime", "GetProfiles"])
+async def test_hang_after_headers_times_out_at_the_deadline(peers: Peers, action: str) -> None:
+    camera = await peers.camera(Quirks(raw={action: _hang_after_headers}))
+    leaks = LeakCheck()
+    started = time.monotonic()
+    result = await probe(camera.device_url, deadline_s=1.0, mod=module(timeout_s=1.0, read_timeout_s=1.0))
+    elapsed = time.monotonic() - started
+    assert result.reason is Reason.TIMEOUT
+    assert result.phase is (Phase.CLOCK if action == "GetSystemDateAndTime" else Phase.PROFILES)
+    assert 0.9 < elapsed < 1.5
+    await leaks.assert_clean()
+
+
+@pytest.mark.parametrize("other_host", ["127.0.0.1", "127.0.0.2"])
+async def test_xaddr_elsewhere_is_repinned_and_never_contacted(
+    peers: Peers, other_host: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    canary = await peers.canary(other_host)
+    xaddr = f"http://user:leak@{other_host}:{canary.port}/onvif/Media?tag=1"
+    camera = await peers.camera(Quirks(media_xaddr=xaddr))
+    leaks = LeakCheck()
+    result = await probe(camera.device_url)
+    assert result.reason is Reason.OK, result.detail
+    await asyncio.sleep(0.1)
+    assert canary.connections == 0
+    assert ("GetProfiles", True) in camera.requests  # the media calls reached the registered camera
+    repinned = [r.getMessage() for r in caplog.records if "re-pinned" in r.getMessage()]
+    assert repinned
+    assert f"{other_host}:{canary.port}" in repinned[0]
+    assert "leak" not in caplog.text
+    await leaks.assert_clean()
+
+
+async def test_redirect_is_not_followed(peers: Peers) -> None:
+    canary = await peers.canary()
+
+    async def redirect(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPTemporaryRedirect(f"http://127.0.0.1:{canary.port}/onvif/device_service")
+
+    camera = await peers.camera(Quirks(raw={"GetDeviceInformation": redirect}))
+    result = await probe(camera.device_url)
+    assert result.reason is Reason.PROTOCOL
+    assert result.phase is Phase.DEVICE_INFO
+    assert "redirect" in result.detail
+    await asyncio.sleep(0.1)
+    assert canary.connections == 0
+
+
+@pytest.mark.parametrize(
+    ("offset", "reason"),
+    [(dt.timedelta(days=-120), Reason.CLOCK_SKEW), (dt.timedelta(0), Reason.AUTH)],
+    ids=["clock-off-by-months", "clock-right"],
+)
+async def test_not_authorized_is_clock_skew_only_when_the_clock_is_off(
+    peers: Peers, offset: dt.timedelta, reason: Reason
+) -> None:
+    camera = await peers.camera(Quirks(clock_offset=offset, reject_authenticated=True))
+    leaks = LeakCheck()
+    result = await probe(camera.device_url)
+    assert result.reason is reason, result.detail
+    assert result.phase is Phase.DEVICE_INFO
+    skew = float(result.observations["clock_skew_s"])
+    assert abs(skew - offset.total_seconds()) < 5
+    await leaks.assert_clean()
+
+
+def _truncated() -> str:
+    full = soap.envelope(soap.DEVICE_INFORMATION)
+    return full[: len(full) // 2]
+
+
+WRONG_NAMESPACE = soap.envelope(
+    soap.DEVICE_INFORMATION.replace("<tds:", "<x:").replace("</tds:", "</x:"),
+).replace("<s:Body>", '<s:Body xmlns:x="http://example.invalid/not-onvif">')
+
+SOAP11_ENVELOPE = soap.envelope(soap.DEVICE_INFORMATION).replace(
+    "http://www.w3.org/2003/05/soap-envelope", "http://schemas.xmlsoap.org/soap/envelope/"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [_truncated(), WRONG_NAMESPACE, SOAP11_ENVELOPE, "HTTP/1.1 garbage \x00\x01", "<a><b></a>"],
+    ids=["truncated", "wrong-namespace", "wrong-envelope-namespace", "not-xml", "mismatched-tags"],
+)
+async def test_malformed_answers_are_protocol(peers: Peers, text: str) -> None:
+    camera = await peers.camera(Quirks(raw={"GetDeviceInformation": fixed(text)}))
+    leaks = LeakCheck()
+    result = await probe(camera.device_url)
+    assert result.reason is Reason.PROTOCOL, (result.reason, result.detail)
+    assert result.phase is Phase.DEVICE_INFO
+    await leaks.assert_clean()
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "rtsp://admin:hunter2@10.9.8.7:554/live?password=hunter2",
+        "file:///etc/passwd",
+        "http://169.254.169.254/latest/meta-data/",
+        "",
+    ],
+    ids=["other-host-with-credentials", "file-scheme", "metadata-address", "empty"],
+)
+async def test_stream_uri_elsewhere_is_protocol_with_redacted_detail(peers: Peers, uri: str) -> None:
+    camera = await peers.camera(Quirks(stream_uri=uri))
+    result = await probe(camera.device_url)
+    assert result.reason is Reason.PROTOCOL
+    assert result.phase is Phase.STREAM_URI
+    assert "hunter2" not in result.detail
+    assert "/live" not in result.detail
+    assert "stream_uri_resolved" not in result.observations
+    if "10.9.8.7" in uri:
+        assert result.detail == "GetStreamUri: URI on another host (rtsp://10.9.8.7:554)"
+
+
+async def test_snapshot_uri_to_another_host_is_protocol(peers: Peers) -> None:
+    camera = await peers.camera(Quirks(snapshot_uri="http://192.0.2.1/snap.jpg"))
+    result = await probe(camera.device_url)
+    assert result.reason is Reason.PROTOCOL
+    assert result.phase is Phase.SNAPSHOT_URI
+
+
+async def test_camera_without_snapshots_is_still_ok(peers: Peers) -> None:
+    camera = await peers.camera(
+        Quirks(raw={"GetSnapshotUri": fixed(soap.envelope(soap.ACTION_NOT_SUPPORTED), status=400)})
+    )
+    result = await probe(camera.device_url)
+    assert result.reason is Reason.OK, result.detail
+    assert result.observations["snapshot_uri_resolved"] == 0
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"), [(401, Reason.AUTH), (404, Reason.NOT_FOUND), (500, Reason.PROTOCOL)]
+)
+async def test_http_status_without_soap(peers: Peers, status: int, reason: Reason) -> None:
+    async def plain(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=status, text="<html>nope</html>", content_type="text/html")
+
+    camera = await peers.camera(Quirks(raw={"GetSystemDateAndTime": plain}))
+    result = await probe(camera.device_url)
+    assert result.reason is reason, result.detail
+    assert result.phase is Phase.CLOCK
+
+
+async def test_closed_port_is_refused(peers: Peers) -> None:
+    canary = await peers.canary()
+    port = canary.port
+    await peers.loop.run(canary.stop())
+    leaks = LeakCheck()
+    result = await probe(f"http://127.0.0.1:{port}/onvif/device_service")
+    assert result.reason is Reason.REFUSED
+    assert result.phase is Phase.CLOCK
+    await leaks.assert_clean()
