@@ -325,3 +325,36 @@ async def test_closed_port_is_refused(peers: Peers) -> None:
     assert result.reason is Reason.REFUSED
     assert result.phase is Phase.CLOCK
     await leaks.assert_clean()
+
+
+HOSTILE_PASSWORD = "p@ss:w/o#r?d%密码"
+
+
+@pytest.mark.parametrize(
+    "quirks",
+    [
+        Quirks(reject_authenticated=True, clock_offset=dt.timedelta(days=90)),
+        Quirks(reject_authenticated=True),
+        Quirks(media_xaddr=f"http://admin:{HOSTILE_PASSWORD}@127.0.0.9:1/onvif/Media"),
+        Quirks(stream_uri=f"rtsp://admin:{HOSTILE_PASSWORD}@10.0.0.1:554/live"),
+        Quirks(stream_uri=f"rtsp://127.0.0.1:554/live?user=admin&password={HOSTILE_PASSWORD}"),
+    ],
+    ids=[
+        "clock-skew",
+        "auth",
+        "repinned-xaddr-with-userinfo",
+        "uri-with-userinfo",
+        "uri-with-query-password",
+    ],
+)
+async def test_hostile_password_never_appears_on_error_paths(
+    peers: Peers, quirks: Quirks, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    camera = await peers.camera(quirks)
+    result = await probe(camera.device_url, password=HOSTILE_PASSWORD)
+    captured = capsys.readouterr()
+    haystack = "\n".join([caplog.text, captured.out, captured.err, repr(result), str(result.to_json())])
+    assert len(caplog.records) > 0
+    for form in (HOSTILE_PASSWORD, "密码", "w/o#r", "p%40ss"):
+        assert form not in haystack, f"password form {form!r} leaked"
