@@ -93,6 +93,11 @@ class OnvifClient:
     def requests_sent(self) -> int:
         return self._transport.requests if self._transport else 0
 
+    @property
+    def http_skew_s(self) -> float | None:
+        """Camera clock minus ours from the last HTTP ``Date`` header, if the camera sent one."""
+        return self._transport.http_skew_s if self._transport else None
+
     def repin(self, service: str, advertised: str) -> str:
         """Where a service really lives for us: its advertised path on the registered origin (logged)."""
         pinned = self.origin.repin(advertised)

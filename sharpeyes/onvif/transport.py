@@ -14,7 +14,10 @@ has 90-second timeouts) with one that:
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import time
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
@@ -48,6 +51,17 @@ async def read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes
     return bytes(body)
 
 
+def http_date(value: str | None) -> dt.datetime | None:
+    """An HTTP ``Date`` header as aware UTC, or None if absent or unparseable."""
+    if not value or len(value) > 64:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
+
+
 def check_headers(response: aiohttp.ClientResponse) -> None:
     """Refuse responses whose status or encoding decides the outcome before any parsing."""
     status = response.status
@@ -79,6 +93,7 @@ class BoundedTransport(AIOHTTPTransport):  # type: ignore[misc]
         self.read_timeout_s = read_timeout_s
         self.max_bytes = max_bytes
         self.requests = 0
+        self.http_skew_s: float | None = None
 
     def _timeout(self) -> aiohttp.ClientTimeout:
         remaining = self.deadline.remaining()
@@ -101,10 +116,18 @@ class BoundedTransport(AIOHTTPTransport):  # type: ignore[misc]
         async with self.session.post(
             address, data=data, headers=headers, allow_redirects=False, timeout=self._timeout()
         ) as response:
+            self._note_date(response)
             check_headers(response)
             content = await read_capped(response, self.max_bytes)
         log.debug("SOAP response: status %d, %d bytes", response.status, len(content))
         return response, content
+
+    def _note_date(self, response: aiohttp.ClientResponse) -> None:
+        """Keep the camera's clock as its HTTP ``Date`` header tells it (1 s resolution), for when
+        GetSystemDateAndTime itself is refused."""
+        camera = http_date(response.headers.get("Date"))
+        if camera is not None:
+            self.http_skew_s = camera.timestamp() + 0.5 - time.time()
 
     async def get(self, address: str, params: Any = None, headers: Any = None) -> Any:
         """zeep only GETs to fetch remote WSDLs, which we never do."""

@@ -78,7 +78,20 @@ class Inventory:
         await self.snapshot_uri(media, token)
 
     async def clock(self, device: Any) -> None:
+        """Clock skew from GetSystemDateAndTime; from the HTTP ``Date`` header if the camera refuses it."""
         self.b.enter(Phase.CLOCK)
+        try:
+            answer, sent, received = await self.ask_clock(device)
+        except Exception:
+            self.set_skew(self.client.http_skew_s)
+            raise
+        try:
+            self.set_skew(skew_seconds(camera_utc(answer), sent, received))
+        except ClockError as exc:
+            log.debug("camera %s: no clock skew: %s", self.b.target.camera_id, exc)
+
+    async def ask_clock(self, device: Any) -> tuple[Any, float, float]:
+        """GetSystemDateAndTime without credentials (ONVIF allows it), then with them if refused."""
         sent = time.time()
         try:
             anonymous = await self.client.service("devicemgmt", auth=False)
@@ -90,13 +103,12 @@ class Inventory:
             log.debug("camera %s: GetSystemDateAndTime needs auth", self.b.target.camera_id)
             sent = time.time()
             answer = await self.client.call(device.GetSystemDateAndTime)
-        received = time.time()
-        try:
-            self.skew_s = skew_seconds(camera_utc(answer), sent, received)
-        except ClockError as exc:
-            log.debug("camera %s: no clock skew: %s", self.b.target.camera_id, exc)
-            return
-        self.b.observe("clock_skew_s", round(self.skew_s, 3))
+        return answer, sent, time.time()
+
+    def set_skew(self, skew_s: float | None) -> None:
+        if skew_s is not None:
+            self.skew_s = skew_s
+            self.b.observe("clock_skew_s", round(skew_s, 3))
 
     async def device_info(self, device: Any) -> None:
         self.b.enter(Phase.DEVICE_INFO)

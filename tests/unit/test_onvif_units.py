@@ -22,6 +22,7 @@ from sharpeyes.onvif.clock import ClockError, camera_utc, skew_seconds
 from sharpeyes.onvif.errors import ForeignAddressError, HttpStatusError, ResponseTooLargeError
 from sharpeyes.onvif.pinning import Origin, describe_origin, media_uri_problem
 from sharpeyes.onvif.shape import UnexpectedAnswerError, check_shape
+from sharpeyes.onvif.transport import http_date
 from sharpeyes.probers.base import ProbeTarget, Reason
 from sharpeyes.probers.onvif import STREAM_SCHEMES, default_device_url, refine_auth
 from sharpeyes.settings import ProbeModule
@@ -107,6 +108,22 @@ def test_camera_utc_from_structure_and_text() -> None:
 def test_camera_utc_rejects_unusable_answers(answer: Any) -> None:
     with pytest.raises(ClockError):
         camera_utc(answer)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("Sun, 06 Nov 1994 08:49:37 GMT", dt.datetime(1994, 11, 6, 8, 49, 37, tzinfo=dt.UTC)),
+        ("Sun, 06 Nov 1994 16:49:37 +0800", dt.datetime(1994, 11, 6, 8, 49, 37, tzinfo=dt.UTC)),
+        ("Sun, 06 Nov 1994 08:49:37", dt.datetime(1994, 11, 6, 8, 49, 37, tzinfo=dt.UTC)),
+        ("yesterday", None),
+        ("", None),
+        (None, None),
+        ("Sun, 06 Nov 1994 08:49:37 GMT" * 10, None),
+    ],
+)
+def test_http_date(header: str | None, expected: dt.datetime | None) -> None:
+    assert http_date(header) == expected
 
 
 def test_skew_is_camera_minus_midpoint() -> None:

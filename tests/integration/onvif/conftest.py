@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,9 +92,18 @@ def target(url: str, username: str | None = "admin", password: str | None = PASS
 async def probe(
     url: str, *, deadline_s: float = 3.0, mod: ProbeModule | None = None, **kw: str | None
 ) -> ProbeResult:
-    """Run the onvif prober through ``run_probe``, as the scheduler and the CLI do."""
+    """Run the onvif prober through ``run_probe``, as the scheduler and the CLI do.
+
+    Every probe must end within its deadline + 0.5 s and leave no task, fd or thread behind.
+    """
     mod = mod or module(timeout_s=deadline_s)
-    return await run_probe(target(url, **kw), mod, deadline=Deadline(deadline_s))
+    leaks = LeakCheck()
+    started = time.monotonic()
+    result = await run_probe(target(url, **kw), mod, deadline=Deadline(deadline_s))
+    elapsed = time.monotonic() - started
+    assert elapsed <= deadline_s + 0.5, f"probe took {elapsed:.2f} s for a {deadline_s} s deadline"
+    await leaks.assert_clean()
+    return result
 
 
 def open_fds() -> int:
@@ -100,17 +111,21 @@ def open_fds() -> int:
 
 
 class LeakCheck:
-    """Counts fds and other tasks before a probe; :meth:`assert_clean` waits briefly for them to return."""
+    """Counts fds and threads before a probe; :meth:`assert_clean` waits up to 1 s for them, and for any
+    other task on the test's loop, to go away. The fake servers run on another loop: their tasks do not count.
+    """
 
     def __init__(self) -> None:
         self.fds = open_fds()
+        self.threads = threading.active_count()
 
     async def assert_clean(self) -> None:
         me = asyncio.current_task()
         for _ in range(50):
             tasks = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
-            if not tasks and open_fds() <= self.fds:
+            if not tasks and open_fds() <= self.fds and threading.active_count() <= self.threads:
                 return
             await asyncio.sleep(0.02)
         assert not tasks, f"leaked tasks: {tasks}"
         assert open_fds() <= self.fds, f"leaked fds: {open_fds()} > {self.fds}"
+        assert threading.active_count() <= self.threads, "leaked threads"

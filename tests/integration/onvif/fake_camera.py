@@ -15,6 +15,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from email.utils import format_datetime
 from typing import Any
 
 from aiohttp import web
@@ -32,6 +33,7 @@ class Quirks:
 
     clock_offset: dt.timedelta = dt.timedelta(0)
     reject_authenticated: bool = False  # NotAuthorized fault for every call carrying a UsernameToken
+    reject_all: bool = False  # HTTP 401 + NotAuthorized for every call, GetSystemDateAndTime included
     media_xaddr: str | None = None  # advertised media XAddr (default: our own /onvif/media)
     stream_uri: str | None = None
     snapshot_uri: str | None = None
@@ -116,9 +118,18 @@ class FakeCamera:
         self.requests.append((action, authenticated))
         if action in self.quirks.raw:
             return await self.quirks.raw[action](request)
+        if self.quirks.reject_all:
+            return self._dated(soap_response(soap.envelope(soap.NOT_AUTHORIZED), status=401))
         if authenticated and self.quirks.reject_authenticated:
-            return soap_response(soap.envelope(soap.NOT_AUTHORIZED), status=400)
-        return soap_response(soap.envelope(self._answer(action)))
+            return self._dated(soap_response(soap.envelope(soap.NOT_AUTHORIZED), status=400))
+        return self._dated(soap_response(soap.envelope(self._answer(action))))
+
+    def _dated(self, response: web.Response) -> web.Response:
+        """The HTTP Date header from the camera's (possibly wrong) clock, as real cameras send it."""
+        response.headers["Date"] = format_datetime(
+            dt.datetime.now(dt.UTC) + self.quirks.clock_offset, usegmt=True
+        )
+        return response
 
     def _answer(self, action: str) -> str:
         q = self.quirks
