@@ -17,15 +17,16 @@ import logging
 import re
 import time
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from zeep.exceptions import Fault
 
 from sharpeyes.onvif.classify import classify, fault_reason
 from sharpeyes.onvif.client import OnvifClient
 from sharpeyes.onvif.clock import ClockError, camera_utc, skew_seconds
-from sharpeyes.onvif.pinning import clean_device_url, media_uri_problem
+from sharpeyes.onvif.pinning import Origin, clean_device_url, media_uri_problem
 from sharpeyes.probers.base import Deadline, Phase, ProbeResult, ProbeTarget, Reason, ResultBuilder, register
-from sharpeyes.redact import redact_text
+from sharpeyes.redact import Secret, redact_text
 from sharpeyes.settings import ProbeModule
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,29 @@ def default_device_url(target: ProbeTarget) -> str:
         return clean_device_url(target.onvif_url)
     host = f"[{target.host}]" if ":" in target.host else target.host
     return f"http://{host}/onvif/device_service"
+
+
+def target_from_url(
+    url: str, *, username: str | None = None, password: Secret | None = None, camera_id: str | None = None
+) -> ProbeTarget:
+    """The target for ``sharpeyes probe http://host:port/onvif/device_service --module onvif_inventory``.
+
+    Credentials in the URL's userinfo are used only when none are given, and are stripped from ``onvif_url``.
+    The camera id defaults to ``host:port``. Raises ValueError if the URL is not an http(s) URL.
+    """
+    origin = Origin.of(url)
+    parts = urlsplit(url)
+    if username is None and parts.username:
+        username = unquote(parts.username)
+    if password is None and parts.password:
+        password = Secret(unquote(parts.password))
+    return ProbeTarget(
+        camera_id=camera_id or f"{origin.host}:{origin.port}",
+        host=origin.host,
+        onvif_url=clean_device_url(url),
+        username=username,
+        password=password,
+    )
 
 
 class Inventory:

@@ -24,7 +24,7 @@ from sharpeyes.onvif.pinning import Origin, describe_origin, media_uri_problem
 from sharpeyes.onvif.shape import UnexpectedAnswerError, check_shape
 from sharpeyes.onvif.transport import http_date
 from sharpeyes.probers.base import ProbeTarget, Reason
-from sharpeyes.probers.onvif import STREAM_SCHEMES, default_device_url, refine_auth
+from sharpeyes.probers.onvif import STREAM_SCHEMES, default_device_url, refine_auth, target_from_url
 from sharpeyes.settings import ProbeModule
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,6 +79,18 @@ def test_default_device_url() -> None:
     assert default_device_url(ProbeTarget("c", "::1")) == "http://[::1]/onvif/device_service"
     with_user = ProbeTarget("c", "h", onvif_url="http://a:b@h:8080/onvif/device_service")
     assert default_device_url(with_user) == "http://h:8080/onvif/device_service"
+
+
+def test_target_from_url_strips_and_uses_userinfo() -> None:
+    target = target_from_url("http://adm:p%40ss@10.0.0.5:8080/onvif/device_service")
+    assert target.onvif_url == "http://10.0.0.5:8080/onvif/device_service"
+    assert (target.host, target.camera_id, target.username) == ("10.0.0.5", "10.0.0.5:8080", "adm")
+    assert target.password is not None
+    assert target.password.reveal() == "p@ss"
+    given = target_from_url("http://10.0.0.5/onvif/device_service", username="u", camera_id="cam-7")
+    assert (given.camera_id, given.username, given.password) == ("cam-7", "u", None)
+    with pytest.raises(ValueError, match="http"):
+        target_from_url("rtsp://10.0.0.5/")
 
 
 def _structured(year: int, month: int, day: int, hour: int, minute: int, second: int) -> Any:

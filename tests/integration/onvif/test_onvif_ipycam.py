@@ -10,15 +10,21 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import yaml
 
-from sharpeyes.probers.base import Phase, Reason
+from sharpeyes.probers.base import Deadline, Phase, Reason, run_probe
+from sharpeyes.probers.onvif import target_from_url
+from sharpeyes.redact import Secret
+from sharpeyes.settings import ProbeModule
 from tests.integration.onvif.conftest import LeakCheck, probe
 from tests.integration.onvif.ipycam_fixture import RunningIpycam, ipycam
 
 HOSTILE_PASSWORD = "p@ss:w/o#r?d%密码"
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +63,27 @@ async def test_ipycam_without_credentials_is_auth(camera: RunningIpycam) -> None
     result = await probe(camera.device_url, username=None, password=None)
     assert result.reason is Reason.AUTH
     assert result.phase is Phase.CLOCK
+
+
+async def test_cli_style_dispatch_with_the_shipped_module(camera: RunningIpycam) -> None:
+    """What ``sharpeyes probe http://127.0.0.1:PORT/onvif/device_service --module onvif_inventory`` does."""
+    path = ROOT / "probes" / "onvif_inventory.yml"
+    module = ProbeModule.model_validate(
+        {**yaml.safe_load(path.read_text(encoding="utf-8")), "name": path.stem}
+    )
+    target = target_from_url(camera.device_url, username="admin", password=Secret(HOSTILE_PASSWORD))
+    assert target.onvif_url == camera.device_url
+    assert target.host == "127.0.0.1"
+    result = await run_probe(target, module, deadline=Deadline(module.timeout_s))
+    out = result.to_json()
+    assert out["ok"] is True, out
+    assert out["module"] == "onvif_inventory"
+    assert out["camera_id"] == f"127.0.0.1:{camera.onvif_port}"
+    observations = out["observations"]
+    assert isinstance(observations, dict)
+    assert {"clock_skew_s", "manufacturer", "model", "firmware", "profiles", "width", "height"} <= set(
+        observations
+    )
 
 
 async def test_hostile_password_never_appears_anywhere(
