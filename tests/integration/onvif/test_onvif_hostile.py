@@ -15,7 +15,10 @@ import tracemalloc
 import pytest
 from aiohttp import web
 
-from sharpeyes.probers.base import Phase, Reason
+from sharpeyes.onvif.client import OnvifClient
+from sharpeyes.onvif.errors import ForeignAddressError
+from sharpeyes.probers.base import Deadline, Phase, Reason
+from sharpeyes.redact import Secret
 from tests.integration.onvif import soap
 from tests.integration.onvif.conftest import LeakCheck, Peers, module, probe
 from tests.integration.onvif.fake_camera import Canary, Quirks, soap_response
@@ -374,3 +377,64 @@ async def test_hostile_password_never_appears_on_error_paths(
     assert len(caplog.records) > 0
     for form in (HOSTILE_PASSWORD, "密码", "w/o#r", "p%40ss"):
         assert form not in haystack, f"password form {form!r} leaked"
+
+
+async def _drip(request: web.Request) -> web.StreamResponse:
+    """One byte every 0.4 s: each read is within the read timeout, so only the total deadline can stop it."""
+    response = web.StreamResponse(headers={"Content-Type": "application/soap+xml"})
+    response.content_length = 100_000
+    await response.prepare(request)
+    for _ in range(100_000):
+        await response.write(b" ")
+        await asyncio.sleep(0.4)
+    return response
+
+
+async def test_slow_drip_is_stopped_by_the_total_deadline(peers: Peers) -> None:
+    camera = await peers.camera(Quirks(raw={"GetDeviceInformation": _drip}))
+    started = time.monotonic()
+    result = await probe(camera.device_url, deadline_s=1.5, mod=module(timeout_s=1.5, read_timeout_s=1.0))
+    assert result.reason is Reason.TIMEOUT
+    assert result.phase is Phase.DEVICE_INFO
+    assert 1.4 < time.monotonic() - started < 2.0
+
+
+async def test_deep_nesting_is_protocol(peers: Peers) -> None:
+    deep = "<tt:x>" * 100_000 + "</tt:x>" * 100_000
+    info = soap.DEVICE_INFORMATION.replace("<tds:HardwareId>HW1", f"<tds:HardwareId>{deep}")
+    camera = await peers.camera(Quirks(raw={"GetDeviceInformation": fixed(soap.envelope(info))}))
+    result = await probe(camera.device_url, mod=module(max_response_bytes=4 * MiB))
+    assert result.reason is Reason.PROTOCOL
+    assert result.phase is Phase.DEVICE_INFO
+
+
+async def test_huge_fault_detail_is_still_auth(peers: Peers) -> None:
+    fault = soap.NOT_AUTHORIZED.replace(
+        "</s:Fault>", f"<s:Detail><x>{'D' * 500_000}</x></s:Detail></s:Fault>"
+    )
+    camera = await peers.camera(Quirks(raw={"GetDeviceInformation": fixed(soap.envelope(fault), status=400)}))
+    result = await probe(camera.device_url)
+    assert result.reason is Reason.AUTH
+    assert result.phase is Phase.DEVICE_INFO
+    assert len(result.detail) < 100
+
+
+async def test_transport_refuses_a_foreign_address_before_connecting(peers: Peers) -> None:
+    canary = await peers.canary()
+    camera = await peers.camera()
+    client = OnvifClient(
+        camera.device_url,
+        username="admin",
+        password=Secret("pw"),
+        deadline=Deadline(2.0),
+        read_timeout_s=1.0,
+        max_response_bytes=MiB,
+    )
+    async with client:
+        device = await client.service("devicemgmt")
+        device._binding_options["address"] = f"http://127.0.0.1:{canary.port}/onvif/device_service"
+        with pytest.raises(ForeignAddressError):
+            await client.call(device.GetDeviceInformation)
+    await asyncio.sleep(0.1)
+    assert canary.connections == 0
+    assert camera.requests == []
