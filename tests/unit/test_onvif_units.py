@@ -242,7 +242,7 @@ def test_onvif_inventory_module_validates_with_its_file_stem_as_name() -> None:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     module = ProbeModule.model_validate({**raw, "name": path.stem})
     assert module.prober == "onvif"
-    assert module.onvif.max_response_bytes == 1024 * 1024
+    assert module.onvif.max_response_bytes == 256 * 1024
     assert module.read_timeout_s <= module.timeout_s
 
 

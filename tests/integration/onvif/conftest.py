@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import sharpeyes.probers.onvif  # noqa: F401  (registers the "onvif" prober)
+from sharpeyes.onvif.client import PARSER_THREAD_PREFIX
 from sharpeyes.onvif.wsdl import load_document_sync
 from sharpeyes.probers.base import Deadline, ProbeResult, ProbeTarget, run_probe
 from sharpeyes.redact import Secret
@@ -106,6 +107,11 @@ async def probe(
     return result
 
 
+def other_threads() -> int:
+    """Threads other than the shared, bounded SOAP parser pool (its threads live as long as the process)."""
+    return sum(1 for t in threading.enumerate() if not t.name.startswith(PARSER_THREAD_PREFIX))
+
+
 def open_fds() -> int:
     return sum(1 for _ in Path("/proc/self/fd").iterdir())
 
@@ -117,15 +123,15 @@ class LeakCheck:
 
     def __init__(self) -> None:
         self.fds = open_fds()
-        self.threads = threading.active_count()
+        self.threads = other_threads()
 
     async def assert_clean(self) -> None:
         me = asyncio.current_task()
         for _ in range(50):
             tasks = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
-            if not tasks and open_fds() <= self.fds and threading.active_count() <= self.threads:
+            if not tasks and open_fds() <= self.fds and other_threads() <= self.threads:
                 return
             await asyncio.sleep(0.02)
         assert not tasks, f"leaked tasks: {tasks}"
         assert open_fds() <= self.fds, f"leaked fds: {open_fds()} > {self.fds}"
-        assert threading.active_count() <= self.threads, "leaked threads"
+        assert other_threads() <= self.threads, "leaked threads"

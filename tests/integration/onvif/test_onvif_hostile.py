@@ -9,18 +9,19 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import threading
 import time
 import tracemalloc
 
 import pytest
 from aiohttp import web
 
-from sharpeyes.onvif.client import OnvifClient
+from sharpeyes.onvif.client import PARSER_THREAD_PREFIX, OnvifClient
 from sharpeyes.onvif.errors import ForeignAddressError
-from sharpeyes.probers.base import Deadline, Phase, Reason
+from sharpeyes.probers.base import Deadline, Phase, Reason, run_probe
 from sharpeyes.redact import Secret
 from tests.integration.onvif import soap
-from tests.integration.onvif.conftest import LeakCheck, Peers, module, probe
+from tests.integration.onvif.conftest import LeakCheck, Peers, module, probe, target
 from tests.integration.onvif.fake_camera import Canary, Quirks, soap_response
 
 MiB = 1024 * 1024
@@ -438,3 +439,17 @@ async def test_transport_refuses_a_foreign_address_before_connecting(peers: Peer
     await asyncio.sleep(0.1)
     assert canary.connections == 0
     assert camera.requests == []
+
+
+async def test_parser_pool_stays_bounded(peers: Peers) -> None:
+    """Many concurrent probes share the two parser threads; no thread per probe."""
+    camera = await peers.camera()
+    leaks = LeakCheck()
+    mod = module()
+    results = await asyncio.gather(
+        *(run_probe(target(camera.device_url), mod, deadline=Deadline(5.0)) for _ in range(20))
+    )
+    assert all(r.reason is Reason.OK for r in results)
+    await leaks.assert_clean()
+    parser_threads = [t for t in threading.enumerate() if t.name.startswith(PARSER_THREAD_PREFIX)]
+    assert 1 <= len(parser_threads) <= 2
