@@ -14,10 +14,13 @@ import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor, Future
 from multiprocessing.queues import Queue
+from typing import Any
 
 from aiohttp import web
 
+import sharpeyes.onvif.client as onvif_client
 import sharpeyes.probers.onvif  # noqa: F401  (registers the prober)
 from sharpeyes.onvif.settings import import_onvif_client
 from sharpeyes.onvif.wsdl import load_document_sync
@@ -58,8 +61,8 @@ async def stock(url: str) -> None:
 
 async def rate(
     fn: Callable[[str], Awaitable[None]], url: str, probes: int, concurrency: int
-) -> tuple[float, float]:
-    """(probes per second, median seconds per probe) for ``probes`` runs at ``concurrency``."""
+) -> tuple[float, float, float]:
+    """(probes per second, median seconds per probe, client CPU seconds per probe) at ``concurrency``."""
     gate = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
 
@@ -70,9 +73,10 @@ async def rate(
             latencies.append(time.perf_counter() - started)
 
     await fn(url)  # warm-up: WSDL caches of both clients
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(one() for _ in range(probes)))
-    return probes / (time.perf_counter() - started), statistics.median(latencies)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return probes / wall, statistics.median(latencies), cpu / probes
 
 
 async def max_stall(url: str, probes: int) -> float:
@@ -95,6 +99,18 @@ async def max_stall(url: str, probes: int) -> float:
     running = False
     await task
     return worst
+
+
+class InlineExecutor(Executor):
+    """Runs the parse on the calling thread: the event loop, as zeep does by default (the stall baseline)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
 
 
 def big_profiles(target_bytes: int) -> str:
@@ -130,19 +146,31 @@ async def main(probes: int, concurrency: int) -> None:
     server.start()
     try:
         normal, heavy = (f"http://127.0.0.1:{port}/onvif/device_service" for port in ports.get(timeout=30))
-        ours_rate, ours_median = await rate(ours, normal, probes, concurrency)
-        stock_rate, stock_median = await rate(stock, normal, probes, concurrency)
+        ours_rate, ours_median, ours_cpu = await rate(ours, normal, probes, concurrency)
+        stock_rate, stock_median, stock_cpu = await rate(stock, normal, probes, concurrency)
         stall = await max_stall(heavy, 5)
         baseline_stall = await max_stall(normal, 5)
+        real_pool, onvif_client.PARSER = onvif_client.PARSER, InlineExecutor()
+        try:
+            inline_stall = await max_stall(heavy, 5)
+        finally:
+            onvif_client.PARSER = real_pool
     finally:
         server.terminate()
         server.join(timeout=5)
     print(f"probes={probes} concurrency={concurrency} (fake cameras: aiohttp in a separate process)")
-    print(f"sharpeyes onvif prober : {ours_rate:7.1f} probes/s, median {ours_median * 1000:6.1f} ms")
-    print(f"onvif-zeep-async stock : {stock_rate:7.1f} probes/s, median {stock_median * 1000:6.1f} ms")
-    print(f"ratio                  : {ours_rate / stock_rate:7.2f}x")
-    print(f"max loop stall, ~1 MiB GetProfiles: {stall * 1000:.1f} ms")
-    print(f"max loop stall, small answers     : {baseline_stall * 1000:.1f} ms")
+    for name, per_s, median, cpu in (
+        ("sharpeyes onvif prober", ours_rate, ours_median, ours_cpu),
+        ("onvif-zeep-async stock", stock_rate, stock_median, stock_cpu),
+    ):
+        timing = f"median {median * 1000:6.1f} ms, client CPU {cpu * 1000:5.1f} ms/probe"
+        print(f"{name} : {per_s:6.1f} probes/s, {timing}")
+    print(
+        f"ratio (probes/s)       : {ours_rate / stock_rate:6.2f}x; CPU per probe {ours_cpu / stock_cpu:.2f}x"
+    )
+    print(f"max loop stall, ~1 MiB GetProfiles, parser pool     : {stall * 1000:7.1f} ms")
+    print(f"max loop stall, ~1 MiB GetProfiles, parsed on loop  : {inline_stall * 1000:7.1f} ms")
+    print(f"max loop stall, small answers, parser pool          : {baseline_stall * 1000:7.1f} ms")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -24,7 +24,7 @@ from sharpeyes.redact import Secret
 log = logging.getLogger(__name__)
 
 PARSER_THREAD_PREFIX = "sharpeyes-soap-parse"
-PARSER = ThreadPoolExecutor(max_workers=2, thread_name_prefix=PARSER_THREAD_PREFIX)
+PARSER: Executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix=PARSER_THREAD_PREFIX)
 """Where SOAP answers are parsed and bound: bounded, shared by all probes, never the event loop."""
 
 
