@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -218,6 +219,7 @@ async def probe_onvif(target: ProbeTarget, module: ProbeModule, *, deadline: Dea
         deadline=deadline,
         read_timeout_s=module.read_timeout_s,
         max_response_bytes=module.onvif.max_response_bytes,
+        wsdl_dir=Path(module.onvif.wsdl_dir) if module.onvif.wsdl_dir else None,
         camera_id=target.camera_id,
     )
     inventory = Inventory(client, builder, module)

@@ -140,6 +140,7 @@ class FakeCamera:
             ),
             "GetDeviceInformation": lambda: soap.DEVICE_INFORMATION,
             "GetCapabilities": lambda: soap.capabilities(q.media_xaddr or f"{own}/onvif/media"),
+            "GetServices": lambda: soap.services(q.media_xaddr or f"{own}/onvif/media"),
             "GetProfiles": lambda: soap.PROFILES,
             "GetStreamUri": lambda: soap.media_uri(
                 "GetStreamUri", _or(q.stream_uri, f"rtsp://{LOOPBACK}:554/main")

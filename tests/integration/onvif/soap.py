@@ -48,6 +48,21 @@ def capabilities(media_xaddr: str) -> str:
     )
 
 
+def services(media_xaddr: str) -> str:
+    return (
+        "<tds:GetServicesResponse><tds:Service><tds:Namespace>http://www.onvif.org/ver10/device/wsdl"
+        "</tds:Namespace><tds:XAddr>http://127.0.0.1/onvif/device_service</tds:XAddr><tds:Version>"
+        "<tt:Major>2</tt:Major><tt:Minor>5</tt:Minor></tds:Version></tds:Service><tds:Service><tds:Namespace>"
+        f"http://www.onvif.org/ver10/media/wsdl</tds:Namespace><tds:XAddr>{media_xaddr}</tds:XAddr>"
+        "<tds:Version><tt:Major>2</tt:Major><tt:Minor>5</tt:Minor></tds:Version></tds:Service>"
+        "</tds:GetServicesResponse>"
+    )
+
+
+NO_PROFILES = "<trt:GetProfilesResponse/>"
+
+NO_MEDIA_CAPABILITIES = "<tds:GetCapabilitiesResponse><tds:Capabilities/></tds:GetCapabilitiesResponse>"
+
 PROFILES = (
     '<trt:GetProfilesResponse><trt:Profiles token="main" fixed="true"><tt:Name>main</tt:Name>'
     '<tt:VideoEncoderConfiguration token="vec0"><tt:Name>h264</tt:Name><tt:UseCount>1</tt:UseCount>'

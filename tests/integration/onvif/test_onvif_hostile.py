@@ -453,3 +453,26 @@ async def test_parser_pool_stays_bounded(peers: Peers) -> None:
     await leaks.assert_clean()
     parser_threads = [t for t in threading.enumerate() if t.name.startswith(PARSER_THREAD_PREFIX)]
     assert 1 <= len(parser_threads) <= 2
+
+
+async def test_capabilities_unsupported_falls_back_to_get_services(peers: Peers) -> None:
+    unsupported = fixed(soap.envelope(soap.ACTION_NOT_SUPPORTED), status=400)
+    camera = await peers.camera(Quirks(raw={"GetCapabilities": unsupported}))
+    result = await probe(camera.device_url)
+    assert result.reason is Reason.OK, result.detail
+    assert ("GetServices", True) in camera.requests
+
+
+@pytest.mark.parametrize(
+    ("action", "body", "phase"),
+    [
+        ("GetCapabilities", soap.NO_MEDIA_CAPABILITIES, Phase.CAPABILITIES),
+        ("GetProfiles", soap.NO_PROFILES, Phase.PROFILES),
+    ],
+    ids=["no-media-service", "no-profiles"],
+)
+async def test_missing_media_is_not_found(peers: Peers, action: str, body: str, phase: Phase) -> None:
+    camera = await peers.camera(Quirks(raw={action: fixed(soap.envelope(body))}))
+    result = await probe(camera.device_url)
+    assert result.reason is Reason.NOT_FOUND, result.detail
+    assert result.phase is phase
