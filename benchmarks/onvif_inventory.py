@@ -165,9 +165,7 @@ async def main(probes: int, concurrency: int) -> None:
     ):
         timing = f"median {median * 1000:6.1f} ms, client CPU {cpu * 1000:5.1f} ms/probe"
         print(f"{name} : {per_s:6.1f} probes/s, {timing}")
-    print(
-        f"ratio (probes/s)       : {ours_rate / stock_rate:6.2f}x; CPU per probe {ours_cpu / stock_cpu:.2f}x"
-    )
+    print(f"ratio (probes/s)       : {ours_rate / stock_rate:6.2f}x; CPU per probe {ours_cpu / stock_cpu:.2f}x")
     print(f"max loop stall, ~1 MiB GetProfiles, parser pool     : {stall * 1000:7.1f} ms")
     print(f"max loop stall, ~1 MiB GetProfiles, parsed on loop  : {inline_stall * 1000:7.1f} ms")
     print(f"max loop stall, small answers, parser pool          : {baseline_stall * 1000:7.1f} ms")

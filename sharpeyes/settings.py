@@ -60,7 +60,5 @@ class ProbeModule(Strict):
     @model_validator(mode="after")
     def _read_within_total(self) -> ProbeModule:
         if self.read_timeout_s > self.timeout_s:
-            raise ValueError(
-                f"read_timeout_s ({self.read_timeout_s}) must not exceed timeout_s ({self.timeout_s})"
-            )
+            raise ValueError(f"read_timeout_s ({self.read_timeout_s}) must not exceed timeout_s ({self.timeout_s})")
         return self

@@ -21,9 +21,7 @@ from sharpeyes.onvif.errors import (
 )
 from sharpeyes.probers.base import Reason
 
-_AUTH_CODES = frozenset(
-    {"notauthorized", "failedauthentication", "invalidsecurity", "securitytokenunavailable"}
-)
+_AUTH_CODES = frozenset({"notauthorized", "failedauthentication", "invalidsecurity", "securitytokenunavailable"})
 _AUTH_TEXT = re.compile(r"not ?authori[sz]ed|unauthori[sz]ed|authentication|authority failure", re.I)
 _UNSUPPORTED_CODES = frozenset({"actionnotsupported", "operationprohibited", "nosuchservice"})
 _UNREACHABLE_ERRNOS = frozenset({errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN})

@@ -131,9 +131,7 @@ class OnvifClient:
         document = await load_document(name, self._wsdl_dir)
         wsse = None
         if auth and self._username and self._password:
-            wsse = onvif.client.UsernameDigestTokenDtDiff(
-                self._username, self._password.reveal(), use_digest=True
-            )
+            wsse = onvif.client.UsernameDigestTokenDtDiff(self._username, self._password.reveal(), use_digest=True)
         client = onvif.client.ZeepAsyncClient(
             wsdl=document,
             wsse=wsse,

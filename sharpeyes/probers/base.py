@@ -227,9 +227,7 @@ class ResultBuilder:
 
 
 class Prober(Protocol):
-    def __call__(
-        self, target: ProbeTarget, module: ProbeModule, *, deadline: Deadline
-    ) -> Awaitable[ProbeResult]: ...
+    def __call__(self, target: ProbeTarget, module: ProbeModule, *, deadline: Deadline) -> Awaitable[ProbeResult]: ...
 
 
 PROBERS: dict[str, Prober] = {}

@@ -33,9 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_origin_repins_path_and_query_and_drops_userinfo() -> None:
     origin = Origin.of("http://10.0.0.5:8080/onvif/device_service")
     assert origin == Origin("http", "10.0.0.5", 8080)
-    assert (
-        origin.repin("http://u:p@192.168.1.9:80/onvif/Media?x=1#f") == "http://10.0.0.5:8080/onvif/Media?x=1"
-    )
+    assert origin.repin("http://u:p@192.168.1.9:80/onvif/Media?x=1#f") == "http://10.0.0.5:8080/onvif/Media?x=1"
     assert origin.owns("http://10.0.0.5:8080/anything")
     assert not origin.owns("http://10.0.0.5:8081/anything")
     assert not origin.owns("https://10.0.0.5:8080/anything")

@@ -13,9 +13,7 @@ import pytest
 from sharpeyes.onvif import wsdl
 
 
-async def test_wsdl_is_parsed_in_a_worker_thread_and_cached(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_wsdl_is_parsed_in_a_worker_thread_and_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     directory = tmp_path / "wsdl"
     shutil.copytree(wsdl.BUNDLED_WSDL_DIR, directory)  # a fresh directory is a fresh cache key
     threads: list[int] = []

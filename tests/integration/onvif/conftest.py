@@ -90,9 +90,7 @@ def target(url: str, username: str | None = "admin", password: str | None = PASS
     )
 
 
-async def probe(
-    url: str, *, deadline_s: float = 3.0, mod: ProbeModule | None = None, **kw: str | None
-) -> ProbeResult:
+async def probe(url: str, *, deadline_s: float = 3.0, mod: ProbeModule | None = None, **kw: str | None) -> ProbeResult:
     """Run the onvif prober through ``run_probe``, as the scheduler and the CLI do.
 
     Every probe must end within its deadline + 0.5 s and leave no task, fd or thread behind.

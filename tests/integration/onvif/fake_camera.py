@@ -126,28 +126,20 @@ class FakeCamera:
 
     def _dated(self, response: web.Response) -> web.Response:
         """The HTTP Date header from the camera's (possibly wrong) clock, as real cameras send it."""
-        response.headers["Date"] = format_datetime(
-            dt.datetime.now(dt.UTC) + self.quirks.clock_offset, usegmt=True
-        )
+        response.headers["Date"] = format_datetime(dt.datetime.now(dt.UTC) + self.quirks.clock_offset, usegmt=True)
         return response
 
     def _answer(self, action: str) -> str:
         q = self.quirks
         own = f"http://{LOOPBACK}:{self.port}"
         answers: dict[str, Callable[[], str]] = {
-            "GetSystemDateAndTime": lambda: soap.system_date_and_time(
-                dt.datetime.now(dt.UTC) + q.clock_offset
-            ),
+            "GetSystemDateAndTime": lambda: soap.system_date_and_time(dt.datetime.now(dt.UTC) + q.clock_offset),
             "GetDeviceInformation": lambda: soap.DEVICE_INFORMATION,
             "GetCapabilities": lambda: soap.capabilities(q.media_xaddr or f"{own}/onvif/media"),
             "GetServices": lambda: soap.services(q.media_xaddr or f"{own}/onvif/media"),
             "GetProfiles": lambda: soap.PROFILES,
-            "GetStreamUri": lambda: soap.media_uri(
-                "GetStreamUri", _or(q.stream_uri, f"rtsp://{LOOPBACK}:554/main")
-            ),
-            "GetSnapshotUri": lambda: soap.media_uri(
-                "GetSnapshotUri", _or(q.snapshot_uri, f"{own}/snap.jpg")
-            ),
+            "GetStreamUri": lambda: soap.media_uri("GetStreamUri", _or(q.stream_uri, f"rtsp://{LOOPBACK}:554/main")),
+            "GetSnapshotUri": lambda: soap.media_uri("GetSnapshotUri", _or(q.snapshot_uri, f"{own}/snap.jpg")),
         }
         return answers.get(action, lambda: soap.ACTION_NOT_SUPPORTED)()
 

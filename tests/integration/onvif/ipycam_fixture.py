@@ -28,9 +28,7 @@ class RunningIpycam:
 
 
 @contextmanager
-def ipycam(
-    username: str, password: str, workdir: Path, ready_timeout_s: float = 20.0
-) -> Iterator[RunningIpycam]:
+def ipycam(username: str, password: str, workdir: Path, ready_timeout_s: float = 20.0) -> Iterator[RunningIpycam]:
     """ipycam on 127.0.0.1 with these credentials (passed by environment, never argv)."""
     env = {**os.environ, "IPYCAM_USER": username, "IPYCAM_PASSWORD": password}
     process = subprocess.Popen(

@@ -14,9 +14,7 @@ NS = (
 
 
 def envelope(body: str, *, prolog: str = "") -> str:
-    return (
-        f'<?xml version="1.0" encoding="UTF-8"?>{prolog}<s:Envelope {NS}><s:Body>{body}</s:Body></s:Envelope>'
-    )
+    return f'<?xml version="1.0" encoding="UTF-8"?>{prolog}<s:Envelope {NS}><s:Body>{body}</s:Body></s:Envelope>'
 
 
 def system_date_and_time(now: dt.datetime, tz_text: str = "UTC0") -> str:
@@ -92,9 +90,7 @@ ACTION_NOT_SUPPORTED = (
 
 BILLION_LAUGHS = (
     '<!DOCTYPE lolz [<!ENTITY lol "lol">'
-    + "".join(
-        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10)
-    )
+    + "".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
     + "]>"
 )
 

@@ -80,12 +80,8 @@ async def test_xxe_is_protocol_and_nothing_is_fetched(
     caplog.set_level(logging.DEBUG)
     canary = await peers.canary()
     prolog = _xxe_prologs(canary)[variant]
-    body = soap.system_date_and_time(
-        dt.datetime.now(dt.UTC), tz_text="&xxe;" if "entity" in variant else "UTC"
-    )
-    camera = await peers.camera(
-        Quirks(raw={"GetSystemDateAndTime": fixed(soap.envelope(body, prolog=prolog))})
-    )
+    body = soap.system_date_and_time(dt.datetime.now(dt.UTC), tz_text="&xxe;" if "entity" in variant else "UTC")
+    camera = await peers.camera(Quirks(raw={"GetSystemDateAndTime": fixed(soap.envelope(body, prolog=prolog))}))
     leaks = LeakCheck()
     started = time.monotonic()
     result = await probe(camera.device_url, deadline_s=2.0)
@@ -323,9 +319,7 @@ async def test_camera_without_snapshots_is_still_ok(peers: Peers) -> None:
     assert result.observations["snapshot_uri_resolved"] == 0
 
 
-@pytest.mark.parametrize(
-    ("status", "reason"), [(401, Reason.AUTH), (404, Reason.NOT_FOUND), (500, Reason.PROTOCOL)]
-)
+@pytest.mark.parametrize(("status", "reason"), [(401, Reason.AUTH), (404, Reason.NOT_FOUND), (500, Reason.PROTOCOL)])
 async def test_http_status_without_soap(peers: Peers, status: int, reason: Reason) -> None:
     async def plain(request: web.Request) -> web.StreamResponse:
         return web.Response(status=status, text="<html>nope</html>", content_type="text/html")
@@ -410,9 +404,7 @@ async def test_deep_nesting_is_protocol(peers: Peers) -> None:
 
 
 async def test_huge_fault_detail_is_still_auth(peers: Peers) -> None:
-    fault = soap.NOT_AUTHORIZED.replace(
-        "</s:Fault>", f"<s:Detail><x>{'D' * 500_000}</x></s:Detail></s:Fault>"
-    )
+    fault = soap.NOT_AUTHORIZED.replace("</s:Fault>", f"<s:Detail><x>{'D' * 500_000}</x></s:Detail></s:Fault>")
     camera = await peers.camera(Quirks(raw={"GetDeviceInformation": fixed(soap.envelope(fault), status=400)}))
     result = await probe(camera.device_url)
     assert result.reason is Reason.AUTH

@@ -68,9 +68,7 @@ async def test_ipycam_without_credentials_is_auth(camera: RunningIpycam) -> None
 async def test_cli_style_dispatch_with_the_shipped_module(camera: RunningIpycam) -> None:
     """What ``sharpeyes probe http://127.0.0.1:PORT/onvif/device_service --module onvif_inventory`` does."""
     path = ROOT / "probes" / "onvif_inventory.yml"
-    module = ProbeModule.model_validate(
-        {**yaml.safe_load(path.read_text(encoding="utf-8")), "name": path.stem}
-    )
+    module = ProbeModule.model_validate({**yaml.safe_load(path.read_text(encoding="utf-8")), "name": path.stem})
     target = target_from_url(camera.device_url, username="admin", password=Secret(HOSTILE_PASSWORD))
     assert target.onvif_url == camera.device_url
     assert target.host == "127.0.0.1"
@@ -81,9 +79,7 @@ async def test_cli_style_dispatch_with_the_shipped_module(camera: RunningIpycam)
     assert out["camera_id"] == f"127.0.0.1:{camera.onvif_port}"
     observations = out["observations"]
     assert isinstance(observations, dict)
-    assert {"clock_skew_s", "manufacturer", "model", "firmware", "profiles", "width", "height"} <= set(
-        observations
-    )
+    assert {"clock_skew_s", "manufacturer", "model", "firmware", "profiles", "width", "height"} <= set(observations)
 
 
 async def test_hostile_password_never_appears_anywhere(
