@@ -17,7 +17,7 @@ from sharpeyes.onvif.pinning import Origin, describe_origin
 from sharpeyes.onvif.settings import hardened_settings
 from sharpeyes.onvif.shape import AnswerShapePlugin
 from sharpeyes.onvif.transport import BoundedTransport
-from sharpeyes.onvif.wsdl import binding_name, load_document
+from sharpeyes.onvif.wsdl import binding_name, load_document, preload
 from sharpeyes.probers.base import Deadline
 from sharpeyes.redact import Secret
 
@@ -123,6 +123,10 @@ class OnvifClient:
                 describe_origin(pinned),
             )
         return pinned
+
+    async def preload(self) -> None:
+        """Parse the device and media WSDLs (off the loop) if this process has not yet."""
+        await preload(("devicemgmt", "media"), self._wsdl_dir)
 
     async def service(self, name: str, address: str | None = None, *, auth: bool = True) -> Any:
         """A zeep service proxy for ONVIF service ``name`` at ``address`` (default: the device URL)."""

@@ -94,6 +94,7 @@ class Inventory:
         return redact_text(cleaned, self.b.target.secrets())
 
     async def run(self) -> None:
+        await self.client.preload()  # WSDLs (cached after the first probe) before any phase is timed
         device = await self.client.service("devicemgmt")
         await self.clock(device)
         await self.device_info(device)
