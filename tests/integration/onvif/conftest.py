@@ -43,8 +43,8 @@ class Peers:
     def __post_init__(self) -> None:
         self._started: list[FakeCamera | Canary] = []
 
-    async def camera(self, quirks: Quirks | None = None) -> FakeCamera:
-        camera = FakeCamera(quirks)
+    async def camera(self, quirks: Quirks | None = None, host: str = "127.0.0.1") -> FakeCamera:
+        camera = FakeCamera(quirks, host)
         await self.loop.run(camera.start())
         self._started.append(camera)
         return camera
@@ -80,10 +80,12 @@ def module(timeout_s: float = 3.0, read_timeout_s: float = 2.0, **onvif: object)
 PASSWORD = "secret-pw"
 
 
-def target(url: str, username: str | None = "admin", password: str | None = PASSWORD) -> ProbeTarget:
+def target(
+    url: str, username: str | None = "admin", password: str | None = PASSWORD, host: str | None = None
+) -> ProbeTarget:
     return ProbeTarget(
         camera_id="cam-1",
-        host="127.0.0.1",
+        host=host or "127.0.0.1",
         onvif_url=url,
         username=username,
         password=Secret(password) if password else None,

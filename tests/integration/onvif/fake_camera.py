@@ -87,22 +87,28 @@ class Canary:
 class FakeCamera:
     """An ONVIF device service and media service on one port, with :class:`Quirks`."""
 
-    def __init__(self, quirks: Quirks | None = None) -> None:
+    def __init__(self, quirks: Quirks | None = None, host: str = LOOPBACK) -> None:
         self.quirks = quirks or Quirks()
+        self.host = host
         self.port = 0
         self.requests: list[tuple[str, bool]] = []  # (action, carried a UsernameToken)
         self._runner: web.AppRunner | None = None
 
     @property
     def device_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}/onvif/device_service"
+        return f"http://{self.netloc}/onvif/device_service"
+
+    @property
+    def netloc(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/onvif/{service}", self._handle)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, LOOPBACK, 0)
+        site = web.TCPSite(self._runner, self.host, 0)
         await site.start()
         self.port = self._runner.addresses[0][1]
 
@@ -131,14 +137,15 @@ class FakeCamera:
 
     def _answer(self, action: str) -> str:
         q = self.quirks
-        own = f"http://{LOOPBACK}:{self.port}"
+        own = f"http://{self.netloc}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
         answers: dict[str, Callable[[], str]] = {
             "GetSystemDateAndTime": lambda: soap.system_date_and_time(dt.datetime.now(dt.UTC) + q.clock_offset),
             "GetDeviceInformation": lambda: soap.DEVICE_INFORMATION,
             "GetCapabilities": lambda: soap.capabilities(q.media_xaddr or f"{own}/onvif/media"),
             "GetServices": lambda: soap.services(q.media_xaddr or f"{own}/onvif/media"),
             "GetProfiles": lambda: soap.PROFILES,
-            "GetStreamUri": lambda: soap.media_uri("GetStreamUri", _or(q.stream_uri, f"rtsp://{LOOPBACK}:554/main")),
+            "GetStreamUri": lambda: soap.media_uri("GetStreamUri", _or(q.stream_uri, f"rtsp://{host}:554/main")),
             "GetSnapshotUri": lambda: soap.media_uri("GetSnapshotUri", _or(q.snapshot_uri, f"{own}/snap.jpg")),
         }
         return answers.get(action, lambda: soap.ACTION_NOT_SUPPORTED)()

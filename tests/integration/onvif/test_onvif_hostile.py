@@ -468,3 +468,16 @@ async def test_missing_media_is_not_found(peers: Peers, action: str, body: str, 
     result = await probe(camera.device_url)
     assert result.reason is Reason.NOT_FOUND, result.detail
     assert result.phase is phase
+
+
+async def test_ipv6_loopback_camera(peers: Peers) -> None:
+    camera = await peers.camera(host="::1")
+    result = await probe(camera.device_url, host="::1")
+    assert result.reason is Reason.OK, result.detail
+    assert result.observations["stream_uri_resolved"] == 1
+
+
+async def test_unusable_registered_url_is_internal() -> None:
+    result = await probe("ftp://127.0.0.1/onvif/device_service")
+    assert result.reason is Reason.INTERNAL
+    assert "http" in result.detail
