@@ -6,14 +6,19 @@ Details are fixed text plus bounded codes: never response content, URLs with use
 from __future__ import annotations
 
 import errno
+import os
 import re
 import traceback
-from pathlib import PurePath
+from pathlib import Path
 
 import aiohttp
+import lxml
+import onvif
+import zeep
 from lxml import etree
 from zeep import exceptions as zeep_exc
 
+import sharpeyes
 from sharpeyes.onvif.errors import (
     HttpStatusError,
     ResponseTooLargeError,
@@ -25,7 +30,8 @@ _AUTH_CODES = frozenset({"notauthorized", "failedauthentication", "invalidsecuri
 _AUTH_TEXT = re.compile(r"not ?authori[sz]ed|unauthori[sz]ed|authentication|authority failure", re.I)
 _UNSUPPORTED_CODES = frozenset({"actionnotsupported", "operationprohibited", "nosuchservice"})
 _UNREACHABLE_ERRNOS = frozenset({errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN})
-_PARSER_PACKAGES = frozenset({"zeep", "lxml", "onvif", "isodate", "ciso8601", "requests", "httpx"})
+_PARSER_ROOTS = (*(str(Path(str(m.__file__)).parent) + os.sep for m in (zeep, lxml, onvif)), "src/lxml/")
+_OWN_ROOTS = (str(Path(str(sharpeyes.__file__)).parent) + os.sep,)
 _CODE = re.compile(r"[^A-Za-z0-9:_.-]")
 
 
@@ -75,13 +81,20 @@ def _connect_reason(exc: aiohttp.ClientConnectorError) -> tuple[Reason, str]:
     return Reason.UNREACHABLE, f"connect failed ({type(exc.os_error).__name__})"
 
 
+def _within(filename: str, roots: tuple[str, ...]) -> bool:
+    return filename.startswith(roots)
+
+
 def raised_in_parser(exc: BaseException) -> bool:
-    """True if ``exc`` was raised inside zeep, lxml or onvif: a malformed response, not a bug of ours."""
+    """True if ``exc`` came from inside zeep, lxml or onvif-zeep-async (a malformed answer), not from our code.
+
+    Looks at the first frame below the innermost frame of ours: if that call went into a parser library, the
+    library raised (lxml's Cython frames have relative paths like ``src/lxml/etree.pyx``).
+    """
     frames = traceback.extract_tb(exc.__traceback__)
-    if not frames:
-        return False
-    parts = set(PurePath(frames[-1].filename).parts)
-    return bool(parts & _PARSER_PACKAGES) and "site-packages" in parts
+    ours = [i for i, frame in enumerate(frames) if _within(frame.filename, _OWN_ROOTS)]
+    below = ours[-1] + 1 if ours else 0
+    return below < len(frames) and _within(frames[below].filename, _PARSER_ROOTS)
 
 
 def classify(exc: BaseException) -> tuple[Reason, str] | None:

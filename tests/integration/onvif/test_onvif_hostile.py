@@ -269,8 +269,15 @@ SOAP11_ENVELOPE = soap.envelope(soap.DEVICE_INFORMATION).replace(
 
 @pytest.mark.parametrize(
     "text",
-    [_truncated(), WRONG_NAMESPACE, SOAP11_ENVELOPE, "HTTP/1.1 garbage \x00\x01", "<a><b></a>"],
-    ids=["truncated", "wrong-namespace", "wrong-envelope-namespace", "not-xml", "mismatched-tags"],
+    [
+        _truncated(),
+        WRONG_NAMESPACE,
+        SOAP11_ENVELOPE,
+        "HTTP/1.1 garbage \x00\x01",
+        "<a><b></a>",
+        soap.envelope(soap.NOT_AUTHORIZED.replace("ter:NotAuthorized", "ter:>NotAuthorized")),  # found by fuzzing
+    ],
+    ids=["truncated", "wrong-namespace", "wrong-envelope-namespace", "not-xml", "mismatched-tags", "bad-subcode"],
 )
 async def test_malformed_answers_are_protocol(peers: Peers, text: str) -> None:
     camera = await peers.camera(Quirks(raw={"GetDeviceInformation": fixed(text)}))
