@@ -21,16 +21,19 @@ from tests.integration.onvif.fake_camera import FakeCamera, LoopThread, Quirks, 
 VALID = {
     "GetSystemDateAndTime": soap.envelope(soap.system_date_and_time(dt.datetime(2026, 1, 2, 3, 4, 5))),
     "GetDeviceInformation": soap.envelope(soap.DEVICE_INFORMATION),
+    "GetCapabilities": soap.envelope(soap.capabilities("http://127.0.0.1:1/onvif/Media")),
     "GetProfiles": soap.envelope(soap.PROFILES),
+    "GetStreamUri": soap.envelope(soap.media_uri("GetStreamUri", "rtsp://127.0.0.1/main")),
     "NotAuthorized": soap.envelope(soap.NOT_AUTHORIZED),
 }
+ACTIONS = ["GetSystemDateAndTime", "GetDeviceInformation", "GetCapabilities", "GetProfiles", "GetStreamUri"]
 XML_BITS = ["<", ">", "</", "/>", "&", ";", '"', "=", ":", "s:", "tt:", "xmlns", "<!DOCTYPE x>", "<![CDATA[", "\x00"]
 
 
 @st.composite
 def mutated(draw: st.DrawFn) -> tuple[str, str, int]:
     """(action to corrupt, answer text, HTTP status): a valid answer cut, spliced or salted, or noise."""
-    action = draw(st.sampled_from(["GetSystemDateAndTime", "GetDeviceInformation", "GetProfiles"]))
+    action = draw(st.sampled_from(ACTIONS))
     base = VALID[draw(st.sampled_from([action, "NotAuthorized"]))]
     how = draw(st.sampled_from(["truncate", "splice", "salt", "noise"]))
     if how == "truncate":
@@ -60,7 +63,7 @@ class Mutable:
 @pytest.fixture(scope="module")
 def fuzz_cameras() -> Iterator[tuple[dict[str, FakeCamera], dict[str, Mutable]]]:
     loop = LoopThread()
-    answers = {a: Mutable() for a in ("GetSystemDateAndTime", "GetDeviceInformation", "GetProfiles")}
+    answers = {a: Mutable() for a in ACTIONS}
     cameras = {a: FakeCamera(Quirks(raw={a: handler})) for a, handler in answers.items()}
     for camera in cameras.values():
         asyncio.run(loop.run(camera.start()))
@@ -70,7 +73,7 @@ def fuzz_cameras() -> Iterator[tuple[dict[str, FakeCamera], dict[str, Mutable]]]
     loop.close()
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=mutated())
 def test_any_answer_is_classified_within_the_deadline(
     fuzz_cameras: tuple[dict[str, FakeCamera], dict[str, Mutable]], case: tuple[str, str, int]
