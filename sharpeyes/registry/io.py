@@ -125,12 +125,12 @@ def parse_files(paths: Sequence[Path]) -> Parsed:
 
 def _parse_file(path: Path, parsed: Parsed) -> None:
     suffix = path.suffix.lower()
-    if suffix in (".yml", ".yaml"):
+    if suffix in (".yml", ".yaml", ".json"):  # JSON is read as YAML (a superset), keeping line numbers
         _parse_yaml(path, parsed)
     elif suffix in (".csv", ".txt", ""):
         _parse_csv(path, parsed)
     else:
-        parsed.problems.append(f"{path}: file type {suffix!r} is not supported (allowed: .csv, .yml, .yaml)")
+        parsed.problems.append(f"{path}: file type {suffix!r} is not supported (allowed: .csv, .yml, .yaml, .json)")
 
 
 # --- CSV ------------------------------------------------------------------------------------------------
