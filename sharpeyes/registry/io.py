@@ -396,13 +396,15 @@ def check_references(
         if area.district not in by_code:
             problems.append(where.at("district", f"unknown district {area.district!r}"))
     by_area = inventory.area_by_id()
+    prefixes: dict[str, set[str]] = {}  # district code → admin codes of it and its ancestors
     for camera, where in cameras:
         found = by_area.get(camera.area)
         if found is None:
             problems.append(where.at("area_id", f"unknown area {camera.area!r}"))
         elif is_gb_id(camera.id) and found.district in by_code:
-            prefixes = admin_prefixes(d.code for d in inventory.ancestors(found.district))
-            problem = gb_id_problem(camera.id, prefixes)
+            if found.district not in prefixes:
+                prefixes[found.district] = admin_prefixes(d.code for d in inventory.ancestors(found.district))
+            problem = gb_id_problem(camera.id, prefixes[found.district])
             if problem:
                 problems.append(where.at("id", problem))
     return problems

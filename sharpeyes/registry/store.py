@@ -240,10 +240,12 @@ def _upsert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
         return
     key = sa.inspect(model).primary_key[0].name
     existing = {getattr(obj, key): obj for obj in session.scalars(sa.select(model))}
+    new_rows = [values for values in rows if values[key] not in existing]
+    if new_rows:  # new rows first (one bulk INSERT): an updated row may now point at one of them
+        session.connection().execute(sa.insert(model.__table__), new_rows)  # Core executemany: one batch
     for values in rows:
         obj = existing.get(values[key])
         if obj is None:
-            session.add(model(**values))
             continue
         for name, value in values.items():
             if getattr(obj, name) != value:
