@@ -142,8 +142,10 @@ def test_readme_command_runs_through_the_console_entry_point(tmp_path: Path) -> 
     """The README's run command, as a real process: import the demo city, then list it."""
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    script = Path(sys.executable).with_name("sharpeyes")  # the console script installed by pip
+    assert script.exists(), "sharpeyes console script missing: run scripts/setup.sh"
     imported = subprocess.run(
-        [sys.executable, "-m", "sharpeyes", "registry", "import", *demo_args(), "--db", url],
+        [str(script), "registry", "import", *demo_args(), "--db", url],
         capture_output=True,
         text=True,
         env=env,
@@ -153,7 +155,7 @@ def test_readme_command_runs_through_the_console_entry_point(tmp_path: Path) -> 
     )
     assert imported.returncode == 0, imported.stderr
     listed = subprocess.run(
-        [sys.executable, "-m", "sharpeyes", "registry", "list", "--db", url],
+        [sys.executable, "-m", "sharpeyes", "registry", "list", "--db", url],  # and `python -m sharpeyes`
         capture_output=True,
         text=True,
         env=env,
