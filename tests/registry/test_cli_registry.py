@@ -131,6 +131,29 @@ def test_validate_writes_nothing_and_reports_every_problem(tmp_path: Path) -> No
     assert not list(tmp_path.glob("*.db"))
 
 
+def test_bad_files_never_create_a_database_and_list_never_creates_one(tmp_path: Path) -> None:
+    bad = tmp_path / "areas.csv"
+    bad.write_text("id,name\n", encoding="utf-8")
+    db = tmp_path / "new.db"
+    assert run("registry", "import", str(bad), "--db", f"sqlite:///{db}").exit_code == 2
+    listed = run("registry", "list", "--db", f"sqlite:///{db}")
+    assert listed.exit_code == 2 and "does not exist" in listed.output
+    assert not db.exists()
+
+
+def test_a_database_from_a_newer_version_is_refused_in_one_line(db_url: str) -> None:
+    assert run("registry", "import", str(DEMO_FILES[0]), "--db", db_url).exit_code == 0
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    engine.dispose()
+    imported = run("registry", "import", str(DEMO_FILES[0]), "--db", db_url)
+    assert imported.exit_code == 2 and imported.output.startswith("error: database ")
+    assert "9999" in imported.output and len(imported.output.splitlines()) == 1
+    listed = run("registry", "list", "--db", db_url)
+    assert listed.exit_code == 2 and "schema revision 9999, this version needs 0001" in listed.output
+
+
 def test_unreachable_database_is_one_line_without_the_password(tmp_path: Path) -> None:
     result = run("registry", "list", "--db", "postgresql+psycopg://u:pa%40ss@127.0.0.1:1/db?connect_timeout=1")
     assert result.exit_code == 2
