@@ -112,6 +112,10 @@ def test_export_one_kind_to_stdout(db_url: str) -> None:
 
 
 def test_list_on_a_database_without_registry_says_what_to_do(db_url: str) -> None:
+    engine = make_engine(db_url)
+    with engine.begin() as conn:  # an empty database: the file exists (SQLite), no schema
+        conn.exec_driver_sql("SELECT 1")
+    engine.dispose()
     result = run("registry", "list", "--db", db_url)
     assert result.exit_code == 2
     assert "schema revision none" in result.output and "registry migrate" in result.output
