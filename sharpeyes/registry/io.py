@@ -142,7 +142,12 @@ def _decode(path: Path) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise InputError([f"{path}:{line}: (file): not valid UTF-8 (allowed: UTF-8, with or without BOM)"]) from None
+        raise InputError(
+            [
+                f"{path}:{line}: (file): not valid UTF-8 (allowed: UTF-8, with or without BOM; "
+                "from Excel: Save As → CSV UTF-8)"
+            ]
+        ) from None
 
 
 def _csv_records(path: Path, text: str) -> Iterator[tuple[int, list[str]]]:
