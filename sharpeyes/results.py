@@ -213,7 +213,8 @@ class ResultStore:
         prober = self.module_probers.get(result.module, "")
         if result.ok:
             entry.last_success = end
-        if result.ok or result.reason is Reason.FRAME_FAULT or result.phase in _REACHED_AFTER.get(prober, ()):
+        reached = result.ok or result.reason is Reason.FRAME_FAULT or result.phase in _REACHED_AFTER.get(prober, ())
+        if reached or result.observations.get("stream_uri_resolved") == 1:
             entry.stream_reached_at = end
         if prober == "frame":
             if result.ok:
