@@ -8,7 +8,7 @@ on the event loop, so readers see either the old configuration or the new one, n
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -29,9 +29,19 @@ DEFAULT_TARGETS: Mapping[str, Mapping[str, float]] = MappingProxyType(
 
 @dataclass(slots=True)
 class SweepStats:
-    """What the scheduler measured of one module's sweeps."""
+    """What the scheduler measured of one module's sweeps.
+
+    ``scheduled`` always equals ``sum(outcomes.values()) + sum(skipped.values())`` once in-flight slots end.
+    """
+
+    def accounted(self) -> int:
+        return sum(self.outcomes.values()) + sum(self.skipped.values())
 
     sweeps: int = 0
+    scheduled: int = 0
+    outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    recent_lags: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
+    overrun_sweeps_pending: int = 0
     last_duration_s: float | None = None
     last_lag_s: float | None = None
     max_lag_s: float = 0.0
