@@ -24,7 +24,7 @@ from prometheus_client.registry import Collector
 
 from sharpeyes.rates import ALL, CameraStatus, GroupCounts, compute_groups, judge_camera
 from sharpeyes.registry.inventory import Inventory
-from sharpeyes.runtime import Runtime
+from sharpeyes.runtime import Config, Runtime
 
 CACHED = " Value from the daemon's own probe schedule (cached), not probed at scrape time."
 GROUP_LABELS = ["scope", "district", "level"]
@@ -99,9 +99,24 @@ class SharpeyesCollector(Collector):
         info = GaugeMetricFamily(
             "sharpeyes_camera_info",
             "Static registry attributes; join with group_left.",
-            labels=["camera_id", "area_id", "district", "scope", "sector", "point_class", "in_service"],
+            labels=[
+                "camera_id",
+                "area_id",
+                "district",
+                "scope",
+                "sector",
+                "point_class",
+                "in_service",
+                "district_path",
+            ],
+        )
+        failure = GaugeMetricFamily(
+            "sharpeyes_camera_probe_failure",
+            "1 per module whose latest result failed, with its reason (closed set); absent when ok." + CACHED,
+            labels=["camera_id", "module", "reason"],
         )
         areas = rt.config.inventory.area_by_id()
+        paths = district_paths(rt.config.inventory)
         for cam in rt.config.inventory.cameras:
             area = areas.get(cam.area)
             cid = label(cam.id)
@@ -114,6 +129,7 @@ class SharpeyesCollector(Collector):
                     label(area.sector or "") if area else "",
                     label(cam.point_class or ""),
                     "true" if cam.in_service else "false",
+                    paths.get(area.district, "") if area else "",
                 ],
                 1,
             )
@@ -125,6 +141,9 @@ class SharpeyesCollector(Collector):
             for code in sorted(set(status.frame_faults or ())):
                 fault.add_metric([cid, code.value], 1)
             entries = rt.store.by_camera.get(cam.id, {})
+            for module, entry in sorted(entries.items()):
+                if entry.result is not None and not entry.result.ok:
+                    failure.add_metric([cid, label(module), entry.result.reason.value], 1)
             successes = [e.last_success for e in entries.values() if e.last_success is not None]
             if successes:
                 last_ok.add_metric([cid], max(successes))
@@ -132,7 +151,8 @@ class SharpeyesCollector(Collector):
             numeric = [float(s) for s in skews if isinstance(s, int | float)]
             if numeric:
                 skew.add_metric([cid], numeric[-1])
-        yield from (up, healthy, fault, last_ok, skew, info)
+        yield from (up, healthy, fault, last_ok, skew, info, failure)
+        yield from _areas(rt.config, statuses, now, paths)
 
     def _self_metrics(self) -> Iterator[Metric]:
         rt = self.runtime
@@ -214,6 +234,49 @@ def _sweep_metrics(rt: Runtime) -> Iterator[Metric]:
         for reason, n in sorted(s.skipped.items()):
             skipped.add_metric([module, reason], n)
     yield from (duration, lag, overruns, sweeps, last, skipped)
+
+
+def district_paths(inventory: Inventory) -> dict[str, str]:
+    """Each district's chain of codes from the root, ``/C/D1/S3/``: match any level with ``=~".*/D1/.*"``."""
+    return {
+        d.code: "/" + "".join(f"{label(a.code)}/" for a in reversed(list(inventory.ancestors(d.code))))
+        for d in inventory.districts
+    }
+
+
+def _areas(
+    config: Config, statuses: Mapping[str, CameraStatus], now: float, paths: Mapping[str, str]
+) -> Iterator[Metric]:
+    """Per area (bounded by the registry, far fewer than cameras): covered, healthy and required cameras, info."""
+    covered = GaugeMetricFamily(
+        "sharpeyes_area_covered", "1 if the area has its required healthy cameras (覆盖)." + CACHED, labels=["area_id"]
+    )
+    healthy = GaugeMetricFamily(
+        "sharpeyes_area_healthy_cameras", "Healthy in-service cameras of the area." + CACHED, labels=["area_id"]
+    )
+    required = GaugeMetricFamily(
+        "sharpeyes_area_required_cameras", "Healthy cameras the area needs to count as covered.", labels=["area_id"]
+    )
+    info = GaugeMetricFamily(
+        "sharpeyes_area_info",
+        "Static registry attributes of an area; join with group_left.",
+        labels=["area_id", "district", "scope", "sector", "kind", "district_path"],
+    )
+    counts: dict[str, int] = {a.id: 0 for a in config.inventory.areas}
+    for cam in config.inventory.cameras:
+        if cam.in_service and cam.area in counts:
+            counts[cam.area] += judge_camera(statuses.get(cam.id), now, config.rate_options).healthy
+    for area in config.inventory.areas:
+        aid = label(area.id)
+        covered.add_metric([aid], 1 if counts[area.id] >= area.required_cameras else 0)
+        healthy.add_metric([aid], counts[area.id])
+        required.add_metric([aid], area.required_cameras)
+        info.add_metric(
+            [aid, label(area.district), area.scope.value, label(area.sector or ""), label(area.kind),
+             paths.get(area.district, "")],
+            1,
+        )  # fmt: skip
+    yield from (covered, healthy, required, info)
 
 
 def _levels(inventory: Inventory) -> dict[str, str]:
