@@ -233,7 +233,14 @@ def _sweep_metrics(rt: Runtime) -> Iterator[Metric]:
             last.add_metric([module], s.last_complete)
         for reason, n in sorted(s.skipped.items()):
             skipped.add_metric([module, reason], n)
-    yield from (duration, lag, overruns, sweeps, last, skipped)
+    interval = GaugeMetricFamily(
+        "sharpeyes_module_interval_seconds",
+        "The module's configured probe interval: sweeps are stale when far older than this.",
+        labels=["module"],
+    )
+    for name, module in sorted(rt.config.modules.items()):
+        interval.add_metric([name], module.interval_s)
+    yield from (duration, lag, overruns, sweeps, last, skipped, interval)
 
 
 def district_paths(inventory: Inventory) -> dict[str, str]:

@@ -40,6 +40,12 @@ def test_failing_modules_carry_their_reason_and_ok_ones_are_absent() -> None:
     assert not [k for k in s if k[0] == "sharpeyes_camera_probe_failure" and ("camera_id", "c1") in k[1]]
 
 
+def test_module_intervals_are_exported() -> None:
+    s = scraped()
+    assert s[("sharpeyes_module_interval_seconds", L(module="live"))] == 60
+    assert s[("sharpeyes_module_interval_seconds", L(module="pic"))] == 600
+
+
 def test_district_paths_run_from_the_root() -> None:
     inv = Inventory(
         districts=(
