@@ -129,7 +129,7 @@ class SharpeyesCollector(Collector):
                     label(area.sector or "") if area else "",
                     label(cam.point_class or ""),
                     "true" if cam.in_service else "false",
-                    paths.get(area.district, "") if area else "",
+                    paths.get(area.district, f"/{ALL}/") if area else f"/{ALL}/",
                 ],
                 1,
             )
@@ -244,9 +244,13 @@ def _sweep_metrics(rt: Runtime) -> Iterator[Metric]:
 
 
 def district_paths(inventory: Inventory) -> dict[str, str]:
-    """Each district's chain of codes from the root, ``/C/D1/S3/``: match any level with ``=~".*/D1/.*"``."""
+    """Each district's chain of codes from the city-wide group down, ``/all/C/D1/S3/``.
+
+    Select the cameras or areas of a district at any level with ``district_path=~".*/D1/.*"``, and all of
+    them with ``.*/all/.*`` (an area whose district is not in the tree has the path ``/all/``).
+    """
     return {
-        d.code: "/" + "".join(f"{label(a.code)}/" for a in reversed(list(inventory.ancestors(d.code))))
+        d.code: f"/{ALL}/" + "".join(f"{label(a.code)}/" for a in reversed(list(inventory.ancestors(d.code))))
         for d in inventory.districts
     }
 
@@ -280,7 +284,7 @@ def _areas(
         required.add_metric([aid], area.required_cameras)
         info.add_metric(
             [aid, label(area.district), area.scope.value, label(area.sector or ""), label(area.kind),
-             paths.get(area.district, "")],
+             paths.get(area.district, f"/{ALL}/")],
             1,
         )  # fmt: skip
     yield from (covered, healthy, required, info)

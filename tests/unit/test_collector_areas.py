@@ -29,7 +29,7 @@ def test_area_series_agree_with_the_aggregates() -> None:
     covered = sum(v for (name, _), v in s.items() if name == "sharpeyes_area_covered")
     city = L(scope="all", district="all", level="all")
     assert covered == s[("sharpeyes_areas_covered", city)]
-    info = L(area_id="b1", district="D1", scope="sector", sector="finance", kind="finance", district_path="/C/D1/")
+    info = L(area_id="b1", district="D1", scope="sector", sector="finance", kind="finance", district_path="/all/C/D1/")
     assert s[("sharpeyes_area_info", info)] == 1
 
 
@@ -54,4 +54,4 @@ def test_district_paths_run_from_the_root() -> None:
             District("S1", "street", DistrictLevel.STREET, "D1"),
         )
     )
-    assert district_paths(inv) == {"C": "/C/", "D1": "/C/D1/", "S1": "/C/D1/S1/"}
+    assert district_paths(inv) == {"C": "/all/C/", "D1": "/all/C/D1/", "S1": "/all/C/D1/S1/"}
