@@ -238,8 +238,8 @@ def _sweep_metrics(rt: Runtime) -> Iterator[Metric]:
         "The module's configured probe interval: sweeps are stale when far older than this.",
         labels=["module"],
     )
-    for name, module in sorted(rt.config.modules.items()):
-        interval.add_metric([name], module.interval_s)
+    for name, probe_module in sorted(rt.config.modules.items()):
+        interval.add_metric([name], probe_module.interval_s)
     yield from (duration, lag, overruns, sweeps, last, skipped, interval)
 
 
