@@ -208,7 +208,13 @@ def bar_gauge(title: str, expr: str, legend: str, *, w: int = 12, h: int = 8, un
 
 
 def table(title: str, targets: Sequence[Json], *, w: int = 24, h: int = 9, description: str = "",
-          rename: dict[str, str] | None = None, hide: Iterable[str] = ("Time",)) -> Json:  # fmt: skip
+          rename: dict[str, str] | None = None, hide: Iterable[str] = ("Time",),
+          units: dict[str, str] | None = None) -> Json:  # fmt: skip
+    """A table of instant queries merged on their labels; ``units``: display name (after renaming) → unit."""
+    overrides = [
+        {"matcher": {"id": "byName", "options": name}, "properties": [{"id": "unit", "value": unit}]}
+        for name, unit in (units or {}).items()
+    ]
     transformations: list[Json] = [{"id": "merge", "options": {}}] if len(targets) > 1 else []
     transformations.append(
         {
@@ -227,7 +233,7 @@ def table(title: str, targets: Sequence[Json], *, w: int = 24, h: int = 9, descr
         h,
         description=description,
         transformations=transformations,
-        fieldConfig={"defaults": {}, "overrides": []},
+        fieldConfig={"defaults": {}, "overrides": overrides},
         options={"showHeader": True},
     )
 
@@ -454,6 +460,7 @@ def district_drilldown() -> Json:
     offline = f"{in_service} and on (camera_id) (sharpeyes_camera_up == 0)"
     panels = [
         table("各区域达标率（$level）/ Rates per district at level $level", rate_targets, h=10, rename=rename,
+              units={f"{zh} {en}": "percentunit" for _, zh, en, _, _ in RATES},
               description="One row per district at the chosen level; sums of numerators over sums of denominators."),
         timeseries("$district 达标率趋势 / Rates of $district", [
             target(rate_expr(key, here), chr(ord("A") + i), f"{zh} {en}") for i, (key, zh, en, _, _) in enumerate(RATES)
@@ -473,6 +480,7 @@ def district_drilldown() -> Json:
             target(f"bottomk($topn, sharpeyes_camera_last_success_timestamp_seconds * 1000 "
                    f"* on (camera_id) group_left (area_id, district) ({offline}))", "B", instant=True, table=True),
         ], w=12, rename={"Value #B": "最后在线 last seen", "reason": "原因 reason", "module": "模块 module"},
+            units={"最后在线 last seen": "dateTimeAsIso"},
             hide=("Time", "Value #A"),
             description="In-service cameras down at their last liveness probe, with the failing module and reason; "
                         "bounded to $topn."),

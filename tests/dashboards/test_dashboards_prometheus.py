@@ -1,0 +1,183 @@
+"""Every query of every dashboard panel, run by a real Prometheus scraping the exporter (and /probe) of a city.
+
+Prometheus (Debian package) uses dashboards/prometheus/prometheus.example.yml (1 s intervals, this test's
+ports) with our recording and alert rules. Variables are resolved like Grafana does: each ``label_values``
+query goes to Prometheus with the variables before it substituted, and the value the test selects must be
+among the options. Then each panel query must parse and return data, the overview's rates must equal
+:mod:`sharpeyes.rates` for the same state, and the alerts this city deserves must be pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from sharpeyes.rates import compute_groups
+from sharpeyes.runtime import Runtime
+from tests.dashboards.boards import Json, committed, generator, queries, substitute, variables
+from tests.dashboards.city import CHOICES, PLANS, PROBED, watched_city
+from tests.prometheus_server import PROMETHEUS, query
+
+pytestmark = [
+    pytest.mark.skipif(not Path(PROMETHEUS).exists(), reason="Debian package prometheus not installed"),
+    pytest.mark.asyncio(loop_scope="module"),
+]
+
+BUILTINS = {"__range": "1m", "__rate_interval": "10s", "__interval": "1s"}
+RATIO = {"online": "online_now"}
+"""The rates.GroupCounts property of a rate key, where the names differ."""
+LABEL_VALUES = re.compile(r"label_values\((?:(?P<sel>.+),\s*)?(?P<label>\w+)\)$")
+
+
+async def _until(base: str, expr: str, ok: Any, timeout: float = 30.0) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    result: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        result = await query(base, expr)
+        if ok(result):
+            return result
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"{expr}: not ready after {timeout} s, last {result}")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def city(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[str, Runtime]]:
+    async with watched_city(tmp_path_factory.mktemp("city")) as (base, rt):
+        await _until(base, "count(sharpeyes_camera_info)", lambda r: r and float(r[0]["value"][1]) == len(PLANS))
+        await _until(base, 'count(probe_success{job="sharpeyes_probe"})',
+                     lambda r: r and float(r[0]["value"][1]) == len(PROBED))  # fmt: skip
+        await _until(base, "sum(rate(sharpeyes_results_total[10s])) > 0", bool)
+        await _until(base, "scope_district:sharpeyes_good_order:ratio", bool)
+        yield base, rt
+
+
+async def label_values(base: str, label: str, selector: str | None) -> list[str]:
+    params = {"match[]": selector} if selector else {}
+    async with aiohttp.ClientSession() as s, s.get(f"{base}/api/v1/label/{label}/values", params=params) as r:
+        data = await r.json()
+    assert data["status"] == "success", data
+    return list(data["data"])
+
+
+async def resolve(base: str, board: Json) -> dict[str, str]:
+    """Grafana's variable resolution, in order, each query seeing the values chosen before it."""
+    choose = CHOICES[board["uid"]]
+    values: dict[str, str] = {}
+    for name, var in variables(board).items():
+        if var["type"] == "datasource":
+            continue
+        if var["type"] == "custom":
+            options = [o["value"] for o in var["options"]]
+        else:
+            m = LABEL_VALUES.match(var["definition"])
+            assert m, var["definition"]
+            selector = substitute(m["sel"], values, BUILTINS) if m["sel"] else None
+            options = await label_values(base, m["label"], selector)
+        assert options, f"{board['uid']}: variable {name} offers nothing"
+        wanted = choose.get(name) or var["current"].get("value") or options[0]
+        assert wanted in options, f"{board['uid']}: {name}={wanted!r} not among {options}"
+        values[name] = wanted
+    return values
+
+
+async def test_every_panel_query_returns_data(city: tuple[str, Runtime]) -> None:
+    base, _ = city
+    failures = []
+    count = 0
+    for name, board in committed().items():
+        values = await resolve(base, board)
+        for panel, target in queries(board):
+            expr = substitute(target["expr"], values, BUILTINS)
+            async with aiohttp.ClientSession() as s, s.get(f"{base}/api/v1/query", params={"query": expr}) as r:
+                data = await r.json()
+            count += 1
+            if data.get("status") != "success":
+                failures.append(f"{name} / {panel['title']} / {target['refId']}: {data.get('error')}\n  {expr}")
+            elif not data["data"]["result"]:
+                failures.append(f"{name} / {panel['title']} / {target['refId']}: empty\n  {expr}")
+    assert not failures, "\n".join(failures)
+    assert count >= 80
+
+
+def _rate_of(expr: str) -> tuple[str, str] | None:
+    """(rate key, scope) of an overview query of the form sum(numerator)/sum(denominator)."""
+    for key, _, _, num, den in generator().RATES:
+        if expr.startswith(f"sum ({num}{{") and f"sum ({den}{{" in expr:
+            scope = re.search(r'scope="(\w+)"', expr)
+            assert scope
+            return key, scope[1]
+    return None
+
+
+async def test_overview_rates_equal_sharpeyes_rates(city: tuple[str, Runtime]) -> None:
+    base, rt = city
+    board = next(b for b in committed().values() if b["uid"] == "sharpeyes-overview")
+    values = await resolve(base, board)
+    assert values["district"] == "all"
+    groups = compute_groups(rt.config.inventory, rt.store.statuses(c.id for c in rt.config.inventory.cameras),
+                            time.time(), rt.config.rate_options)  # fmt: skip
+    checked = set()
+    for panel, target in queries(board):
+        rate = _rate_of(target["expr"])
+        if rate is None or panel["type"] != "stat":
+            continue
+        key, scope = rate
+        expected = getattr(groups[(scope, "all")], RATIO.get(key, key)).value
+        got = await query(base, substitute(target["expr"], values, BUILTINS))
+        assert len(got) == 1, (panel["title"], got)
+        assert float(got[0]["value"][1]) == pytest.approx(expected, abs=1e-12), panel["title"]
+        checked.add(rate)
+    assert {("coverage", "public"), ("connection", "sector"), ("good_order", "public"), ("good_order", "sector"),
+            ("online", "all"), ("image_quality", "all")} <= checked  # fmt: skip
+
+
+async def test_recording_rules_equal_sharpeyes_rates_in_every_group(city: tuple[str, Runtime]) -> None:
+    base, rt = city
+    groups = compute_groups(rt.config.inventory, rt.store.statuses(c.id for c in rt.config.inventory.cameras),
+                            time.time(), rt.config.rate_options)  # fmt: skip
+    for key in ("coverage", "connection", "online", "good_order", "image_quality"):
+        got = {(r["metric"]["scope"], r["metric"]["district"]): float(r["value"][1])
+               for r in await query(base, f"scope_district:sharpeyes_{key}:ratio")}  # fmt: skip
+        ratios = {k: getattr(g, RATIO.get(key, key)).value for k, g in groups.items()}
+        expected = {k: v for k, v in ratios.items() if v is not None}
+        assert got.keys() == expected.keys(), key
+        for k, v in expected.items():
+            assert got[k] == pytest.approx(v, abs=1e-12), (key, k)
+        city_wide = {
+            r["metric"]["scope"]: float(r["value"][1]) for r in await query(base, f"scope:sharpeyes_{key}:ratio")
+        }
+        assert city_wide == pytest.approx({s: v for (s, d), v in expected.items() if d == "all"}), key
+
+
+async def test_the_alerts_this_city_deserves_are_pending(city: tuple[str, Runtime]) -> None:
+    base, _ = city
+    expected = {
+        ("SharpeyesCameraDown", "camera_id", "E04"),
+        ("SharpeyesCameraDown", "camera_id", "W03"),
+        ("SharpeyesCameraAuthFailing", "camera_id", "E08"),
+        ("SharpeyesCameraClockSkew", "camera_id", "E06"),
+        ("SharpeyesAreaLostCoverage", "area_id", "P-E3"),
+        ("SharpeyesDistrictMassOutage", "district", "150204"),
+        ("SharpeyesFrameFaultsRising", "district", "150202002"),
+        ("SharpeyesGoodOrderBelowTarget", "district", "all"),
+        ("SharpeyesConnectionBelowTarget", "district", "all"),
+    }
+
+    def seen(result: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+        return {(r["metric"]["alertname"], k, v) for r in result for k, v in r["metric"].items()}
+
+    result = await _until(base, "ALERTS", lambda r: expected <= seen(r))
+    names = {r["metric"]["alertname"] for r in result}
+    assert "SharpeyesExporterDown" not in names and "SharpeyesSweepStale" not in names
+    mass = [r for r in result if r["metric"]["alertname"] == "SharpeyesDistrictMassOutage"]
+    assert [r["metric"]["district"] for r in mass] == ["150204"]  # one alert for the district
+    down = {r["metric"]["camera_id"] for r in result if r["metric"]["alertname"] == "SharpeyesCameraDown"}
+    assert down == {"E04", "E08", "W03", "N02", "N03", "N04", "N05", "N06"}
