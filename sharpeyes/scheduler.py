@@ -6,9 +6,9 @@ offset into the interval from a hash of (module, camera), so load is smooth and 
 same phase every time. Offsets lie in the first 90 % of ``[0, interval − timeout − margin)`` so that every
 probe that starts on time ends before the next sweep.
 
-Limits: one probe at a time per host (an NVR's channels, a camera's streams), then a global concurrency
-limit (host first, so a busy host never holds a global permit while it waits). Each probe runs under
-``run_probe`` with its module's total deadline on the monotonic clock.
+Limits: ``per_host`` probes at a time per host (default one: an NVR's channels, a camera's streams), then a
+global concurrency limit (host first, so a busy host never holds a global permit while it waits). Each probe
+runs under ``run_probe`` with its module's total deadline on the monotonic clock.
 
 Completeness (RELIABILITY.md L1): every scheduled (camera, module, slot) ends in exactly one outcome, counted
 in :class:`~sharpeyes.runtime.SweepStats`: ``ok``, ``failure`` or ``skipped`` with a reason —
@@ -65,6 +65,7 @@ class Limits:
     """Concurrency limits and the shutdown bound."""
 
     concurrency: int = 256
+    per_host: int = 1
     shutdown_grace_s: float = 5.0
 
 
@@ -76,7 +77,7 @@ class Scheduler:
         self.limits = limits
         self.target_for: TargetFor = target_for or (lambda cam: cam.target(None))
         self._global = asyncio.Semaphore(limits.concurrency)
-        self._hosts: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._hosts: weakref.WeakValueDictionary[str, asyncio.Semaphore] = weakref.WeakValueDictionary()
         self._sched = AsyncIOScheduler(timezone="UTC")
         self._sched.add_listener(self._on_overrun, EVENT_JOB_MAX_INSTANCES)
         self._stopping = asyncio.Event()
@@ -202,6 +203,13 @@ class Scheduler:
             stats.overrun_sweeps_pending += 1
             log.warning("module %s: a sweep was skipped, the previous one still runs", event.job_id)
 
+    def _host(self, host: str) -> asyncio.Semaphore:
+        """The host's semaphore (``per_host`` permits); it lives as long as someone holds or awaits it."""
+        sem = self._hosts.get(host)
+        if sem is None:
+            sem = self._hosts[host] = asyncio.Semaphore(self.limits.per_host)
+        return sem
+
     # --- one slot --------------------------------------------------------------------------------------
 
     async def _slot(self, cam: Camera, module: ProbeModule, slot_at: float, start_by: float, lags: list[float]) -> None:
@@ -236,9 +244,7 @@ class Scheduler:
     async def _acquire_and_probe(
         self, cam: Camera, module: ProbeModule, slot_at: float, start_by: float, lags: list[float]
     ) -> str:
-        host_lock = self._hosts.get(cam.host)
-        if host_lock is None:
-            host_lock = self._hosts[cam.host] = asyncio.Lock()
+        host_lock = self._host(cam.host)
         try:
             async with asyncio.timeout(max(0.0, start_by - time.monotonic())):
                 await host_lock.acquire()
@@ -274,8 +280,5 @@ class Scheduler:
 
     async def probe_now(self, cam: Camera, module: ProbeModule, deadline: Deadline) -> ProbeResult:
         """An on-demand probe (``/probe``) under the same per-host lock and global limit; not recorded."""
-        host_lock = self._hosts.get(cam.host)
-        if host_lock is None:
-            host_lock = self._hosts[cam.host] = asyncio.Lock()
-        async with host_lock, self._global:
+        async with self._host(cam.host), self._global:
             return await run_probe(self.target_for(cam), module, deadline=deadline)

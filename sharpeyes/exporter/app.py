@@ -52,6 +52,7 @@ class ApiOptions:
     probe: ProbeHook | None = None
     reload: ReloadHook | None = None
     token: Secret | None = None
+    on_reloaded: Callable[[], None] | None = None
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -128,6 +129,9 @@ async def _reload(request: web.Request) -> web.Response:
             return web.json_response({"status": "error", "error": reason}, status=500)
         rt.swap(config)
         rt.last_reload_ok, rt.last_reload_error = True, ""
+        on_reloaded = request.app[OPTIONS].on_reloaded
+        if on_reloaded is not None:
+            on_reloaded()
         rt.last_reload_at = time.time()
     cams = len(config.inventory.cameras)
     log.info("reloaded: %d cameras, %d modules", cams, len(config.modules))
