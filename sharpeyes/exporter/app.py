@@ -55,10 +55,18 @@ class ApiOptions:
     on_reloaded: Callable[[], None] | None = None
 
 
+class _Rendering:
+    """The exposition being rendered now, if any."""
+
+    def __init__(self) -> None:
+        self.task: asyncio.Future[bytes] | None = None
+
+
 RUNTIME = web.AppKey("runtime", Runtime)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 OPTIONS = web.AppKey("options", ApiOptions)
 RELOAD_LOCK = web.AppKey("reload_lock", asyncio.Lock)
+RENDERING = web.AppKey("rendering", _Rendering)
 
 
 def make_app(runtime: Runtime, options: ApiOptions, background: Sequence[BackgroundTask] = ()) -> web.Application:
@@ -70,6 +78,7 @@ def make_app(runtime: Runtime, options: ApiOptions, background: Sequence[Backgro
     app[REGISTRY] = registry
     app[OPTIONS] = options
     app[RELOAD_LOCK] = asyncio.Lock()
+    app[RENDERING] = _Rendering()
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/probe", _probe)
     app.router.add_get("/-/healthy", _healthy)
@@ -97,7 +106,11 @@ async def _auth_middleware(
 
 
 async def _metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[REGISTRY])
+    """Render in a worker thread (the event loop keeps probing); concurrent scrapes share one rendering."""
+    shared = request.app[RENDERING]
+    if shared.task is None or shared.task.done():
+        shared.task = asyncio.ensure_future(asyncio.to_thread(generate_latest, request.app[REGISTRY]))
+    body = await asyncio.shield(shared.task)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
