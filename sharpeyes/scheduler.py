@@ -85,6 +85,7 @@ class Scheduler:
         self._probing: set[asyncio.Task[None]] = set()
         self._sweeps: set[asyncio.Task[object]] = set()
         self._last_sweep_start: dict[str, float] = {}
+        self._fractions: dict[tuple[str, str], float] = {}
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
@@ -96,6 +97,7 @@ class Scheduler:
     def apply_config(self) -> None:
         """Match the jobs to the runtime's current modules (after a reload): add, re-time, remove."""
         modules = self.runtime.config.modules
+        self._fractions.clear()  # removed cameras leave no trace
         for job in self._sched.get_jobs():
             if job.id not in modules:
                 job.remove()
@@ -144,27 +146,52 @@ class Scheduler:
                 self._sweeps.discard(this)
 
     async def _run_sweep(self, name: str) -> None:
+        """Walk the cameras in slot order, starting each one's probe task at its slot time.
+
+        One sleeping sweep per module rather than a timer per camera: at 20,000 cameras, creating every
+        slot's task up front stalls the loop for a second and makes the first slots late.
+        """
         cfg = self.runtime.config
         module = cfg.modules.get(name)
         if module is None or self._stopping.is_set():
             return
         stats = self._stats(name)
-        cameras = [c for c in cfg.inventory.cameras if c.in_service]
-        self._count_missed(name, module, stats, len(cameras))
-        t0 = time.monotonic()
         spread, start_by = sweep_window(module)
-        tasks = set()
+        order = sorted(
+            ((self._fraction(name, c.id) * spread, c) for c in cfg.inventory.cameras if c.in_service),
+            key=lambda item: item[0],
+        )
+        self._count_missed(name, module, stats, len(order))
+        t0 = time.monotonic()
+        stats.scheduled += len(order)
+        tasks: set[asyncio.Task[None]] = set()
         lags: list[float] = []
-        for cam in cameras:
-            slot_at = t0 + slot_offset(name, cam.id, spread)
-            task = asyncio.create_task(self._slot(cam, module, slot_at, t0 + start_by, lags))
-            self._slots.add(task)
-            task.add_done_callback(self._slots.discard)
-            tasks.add(task)
-        stats.scheduled += len(tasks)
+        stop_waiter = asyncio.ensure_future(self._stopping.wait())
+        try:
+            for i, (offset, cam) in enumerate(order):
+                delay = t0 + offset - time.monotonic()
+                if delay > 0:
+                    await asyncio.wait({stop_waiter}, timeout=delay)
+                if self._stopping.is_set():
+                    stats.skipped["shutdown"] += len(order) - i
+                    break
+                task = asyncio.create_task(self._slot(cam, module, t0 + offset, t0 + start_by, lags))
+                self._slots.add(task)
+                task.add_done_callback(self._slots.discard)
+                tasks.add(task)
+        finally:
+            stop_waiter.cancel()
         if tasks:
             await asyncio.wait(tasks)
         self._finish_sweep(stats, module, t0, lags)
+
+    def _fraction(self, module: str, camera_id: str) -> float:
+        """The camera's stable slot position in [0, 1), cached (a hash per camera per sweep adds up)."""
+        key = (module, camera_id)
+        value = self._fractions.get(key)
+        if value is None:
+            value = self._fractions[key] = slot_offset(module, camera_id, 1.0)
+        return value
 
     def _count_missed(self, name: str, module: ProbeModule, stats: SweepStats, n_cameras: int) -> None:
         """Sweeps that should have started since the last one (overrun, paused process): slots skipped."""
@@ -213,12 +240,10 @@ class Scheduler:
     # --- one slot --------------------------------------------------------------------------------------
 
     async def _slot(self, cam: Camera, module: ProbeModule, slot_at: float, start_by: float, lags: list[float]) -> None:
-        """Wait for the slot, take the host's lock then a global permit, probe, record: exactly one outcome."""
+        """Take the host's permit then a global one, probe, record: exactly one outcome."""
         stats = self._stats(module.name)
         outcome = "shutdown"
         try:
-            if await self._wait_until(slot_at):
-                return
             outcome = await self._acquire_and_probe(cam, module, slot_at, start_by, lags)
         except asyncio.CancelledError:
             outcome = "shutdown"
@@ -230,16 +255,6 @@ class Scheduler:
                 stats.outcomes[outcome] += 1
             else:
                 stats.skipped[outcome] += 1
-
-    async def _wait_until(self, at: float) -> bool:
-        """Sleep until the monotonic time ``at``; True if the daemon began stopping meanwhile."""
-        delay = at - time.monotonic()
-        if delay > 0:
-            try:
-                await asyncio.wait_for(self._stopping.wait(), timeout=delay)
-            except TimeoutError:
-                return False
-        return self._stopping.is_set()
 
     async def _acquire_and_probe(
         self, cam: Camera, module: ProbeModule, slot_at: float, start_by: float, lags: list[float]
