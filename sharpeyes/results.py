@@ -264,7 +264,7 @@ class ResultStore:
         best: tuple[int, float] | None = None
         reached: float | None = None
         frame: tuple[float, tuple[FaultCode, ...]] | None = None
-        for module, entry in entries.items():
+        for module, entry in list(entries.items()):  # a copy: the exporter may read from a worker thread
             prober = self.module_probers.get(module, "")
             rank = LIVENESS_RANK.get(prober)
             if rank is not None and entry.result is not None and entry.state != UNKNOWN:

@@ -52,12 +52,21 @@ class ApiOptions:
     probe: ProbeHook | None = None
     reload: ReloadHook | None = None
     token: Secret | None = None
+    on_reloaded: Callable[[], None] | None = None
+
+
+class _Rendering:
+    """The exposition being rendered now, if any."""
+
+    def __init__(self) -> None:
+        self.task: asyncio.Future[bytes] | None = None
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 OPTIONS = web.AppKey("options", ApiOptions)
 RELOAD_LOCK = web.AppKey("reload_lock", asyncio.Lock)
+RENDERING = web.AppKey("rendering", _Rendering)
 
 
 def make_app(runtime: Runtime, options: ApiOptions, background: Sequence[BackgroundTask] = ()) -> web.Application:
@@ -69,6 +78,7 @@ def make_app(runtime: Runtime, options: ApiOptions, background: Sequence[Backgro
     app[REGISTRY] = registry
     app[OPTIONS] = options
     app[RELOAD_LOCK] = asyncio.Lock()
+    app[RENDERING] = _Rendering()
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/probe", _probe)
     app.router.add_get("/-/healthy", _healthy)
@@ -96,7 +106,11 @@ async def _auth_middleware(
 
 
 async def _metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[REGISTRY])
+    """Render in a worker thread (the event loop keeps probing); concurrent scrapes share one rendering."""
+    shared = request.app[RENDERING]
+    if shared.task is None or shared.task.done():
+        shared.task = asyncio.ensure_future(asyncio.to_thread(generate_latest, request.app[REGISTRY]))
+    body = await asyncio.shield(shared.task)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
@@ -128,6 +142,9 @@ async def _reload(request: web.Request) -> web.Response:
             return web.json_response({"status": "error", "error": reason}, status=500)
         rt.swap(config)
         rt.last_reload_ok, rt.last_reload_error = True, ""
+        on_reloaded = request.app[OPTIONS].on_reloaded
+        if on_reloaded is not None:
+            on_reloaded()
         rt.last_reload_at = time.time()
     cams = len(config.inventory.cameras)
     log.info("reloaded: %d cameras, %d modules", cams, len(config.modules))

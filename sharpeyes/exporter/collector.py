@@ -1,7 +1,10 @@
 """The Prometheus collector: renders the daemon's in-memory state at scrape time (DESIGN.md §7).
 
-``collect()`` runs on the event loop, so it does no I/O: it reads the :class:`~sharpeyes.runtime.Runtime`
-and computes the rates with :mod:`sharpeyes.rates`. Every value comes from the daemon's own probe schedule,
+``collect()`` does no I/O: it reads the :class:`~sharpeyes.runtime.Runtime` and computes the rates with
+:mod:`sharpeyes.rates`. With tens of thousands of cameras rendering takes long enough to delay probes, so
+``/metrics`` renders in a worker thread: every container read here is first copied by one C-level call
+(``dict(...)``, ``list(...)``), which the GIL makes atomic against the event loop's updates; a camera's
+fields may mix two consecutive results, never crash the scrape. Every value comes from the daemon's own probe schedule,
 not from a probe made for this scrape; ``sharpeyes_last_sweep_success_timestamp_seconds`` says how fresh.
 
 Labels are ids and closed enums only (camera, area and district ids, scope, sector, point class, module,
@@ -140,14 +143,16 @@ class SharpeyesCollector(Collector):
                 healthy.add_metric([cid], 1 if verdict.healthy else 0)
             for code in sorted(set(status.frame_faults or ())):
                 fault.add_metric([cid, code.value], 1)
-            entries = rt.store.by_camera.get(cam.id, {})
-            for module, entry in sorted(entries.items()):
-                if entry.result is not None and not entry.result.ok:
-                    failure.add_metric([cid, label(module), entry.result.reason.value], 1)
-            successes = [e.last_success for e in entries.values() if e.last_success is not None]
+            by_module = dict(rt.store.by_camera.get(cam.id, {}))
+            for module, entry in sorted(by_module.items()):
+                result = entry.result
+                if result is not None and not result.ok:
+                    failure.add_metric([cid, label(module), result.reason.value], 1)
+            entries = list(by_module.values())
+            successes = [e.last_success for e in entries if e.last_success is not None]
             if successes:
                 last_ok.add_metric([cid], max(successes))
-            skews = [e.result.observations.get("clock_skew_s") for e in entries.values() if e.result is not None]
+            skews = [e.result.observations.get("clock_skew_s") for e in entries if e.result is not None]
             numeric = [float(s) for s in skews if isinstance(s, int | float)]
             if numeric:
                 skew.add_metric([cid], numeric[-1])
@@ -160,7 +165,7 @@ class SharpeyesCollector(Collector):
         results = CounterMetricFamily(
             "sharpeyes_results", "Probe results by module and reason.", labels=["module", "reason"]
         )
-        for (module, reason), n in sorted(c.results.items()):
+        for (module, reason), n in sorted(dict(c.results).items()):
             results.add_metric([module, reason], n)
         yield results
         yield CounterMetricFamily(
@@ -186,7 +191,7 @@ class SharpeyesCollector(Collector):
         hist = HistogramMetricFamily(
             "sharpeyes_probe_duration_seconds", "Probe durations by module.", labels=["module"]
         )
-        for module, h in sorted(rt.store.histograms.items()):
+        for module, h in sorted(dict(rt.store.histograms).items()):
             hist.add_metric([module], h.cumulative(), h.total)
         yield hist
         yield from _sweep_metrics(rt)
@@ -222,7 +227,7 @@ def _sweep_metrics(rt: Runtime) -> Iterator[Metric]:
     skipped = CounterMetricFamily(
         "sharpeyes_probes_skipped", "Scheduled probes not run, by reason.", labels=["module", "reason"]
     )
-    for module, s in sorted(rt.sweeps.items()):
+    for module, s in sorted(dict(rt.sweeps).items()):
         sweeps.add_metric([module], s.sweeps)
         overruns.add_metric([module], s.overruns)
         if s.last_duration_s is not None:
@@ -231,7 +236,7 @@ def _sweep_metrics(rt: Runtime) -> Iterator[Metric]:
             lag.add_metric([module], s.last_lag_s)
         if s.last_complete is not None:
             last.add_metric([module], s.last_complete)
-        for reason, n in sorted(s.skipped.items()):
+        for reason, n in sorted(dict(s.skipped).items()):
             skipped.add_metric([module, reason], n)
     interval = GaugeMetricFamily(
         "sharpeyes_module_interval_seconds",

@@ -1,0 +1,158 @@
+"""The whole daemon in-process: real TCP listeners as cameras, real SQLite, real HTTP; restart and reload."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from sharpeyes import _interim_tables as tables
+from sharpeyes.daemon import Daemon, DaemonOptions, Shard
+from sharpeyes.errors import UserError
+from sharpeyes.probers.base import PROBERS
+from sharpeyes.results import fetch_transitions
+from sharpeyes.runtime import Config
+from tests.daemon_helpers import tcp_config, tcp_probe
+from tests.exporter_helpers import samples
+
+
+@pytest.fixture(autouse=True)
+def _tcp_prober(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(PROBERS, "rtsp", tcp_probe)
+
+
+async def _accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.close()
+
+
+@pytest.fixture
+async def listeners() -> AsyncIterator[tuple[list[int], list[asyncio.Server]]]:
+    """Two listening 'cameras' and one closed port."""
+    servers = [await asyncio.start_server(_accept, "127.0.0.1", 0) for _ in range(2)]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    ports = [srv.sockets[0].getsockname()[1] for srv in servers] + [closed]
+    try:
+        yield ports, servers
+    finally:
+        for srv in servers:
+            srv.close()
+
+
+async def metric(base: str, name: str, camera: str) -> float | None:
+    async with aiohttp.ClientSession() as s, s.get(f"{base}/metrics") as r:
+        got = samples(await r.text())
+    return got.get((name, frozenset({("camera_id", camera)})))
+
+
+async def until(check: Callable[[], object], timeout: float = 6.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.1)
+
+
+async def test_daemon_probes_exports_records_and_restarts_without_double_counting(
+    tmp_path: Path, listeners: tuple[list[int], list[asyncio.Server]]
+) -> None:
+    ports, servers = listeners
+    url = f"sqlite:///{tmp_path / 'sharpeyes.db'}"
+    d = Daemon(lambda: tcp_config(ports), DaemonOptions(db_url=url))
+    port = await d.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await until(lambda: _is(metric(base, "sharpeyes_camera_up", "c2"), 0))
+        await until(lambda: _is(metric(base, "sharpeyes_camera_up", "c0"), 1))
+        await until(lambda: _is(metric(base, "sharpeyes_camera_up", "c1"), 1))
+        async with aiohttp.ClientSession() as s, s.get(f"{base}/-/ready") as r:
+            assert r.status == 200
+        servers[1].close()  # camera c1 goes offline: visible within one interval plus the deadline
+        await servers[1].wait_closed()
+        t = time.monotonic()
+        await until(lambda: _is(metric(base, "sharpeyes_camera_up", "c1"), 0))
+        assert time.monotonic() - t < 1.0 + 0.5 + 0.5
+    finally:
+        await d.stop()
+    engine = tables.make_engine(url)
+    try:
+        first = [(t.camera_id, t.from_state, t.to_state) for t in fetch_transitions(engine)]
+        assert sorted(first) == [("c0", "unknown", "up"), ("c1", "unknown", "up"), ("c1", "up", "down"),
+                                 ("c2", "unknown", "down")]  # fmt: skip
+        d2 = Daemon(lambda: tcp_config(ports), DaemonOptions(db_url=url))
+        await d2.start()
+        try:
+            assert d2.runtime is not None
+            rt = d2.runtime
+            await until(lambda: rt.sweeps["live"].sweeps >= 2)
+        finally:
+            await d2.stop()
+        assert [(t.camera_id, t.from_state, t.to_state) for t in fetch_transitions(engine)] == first
+    finally:
+        engine.dispose()
+
+
+async def _is(value: object, expected: float) -> bool:
+    assert asyncio.iscoroutine(value)
+    return bool(await value == expected)
+
+
+async def test_reload_keeps_the_old_config_on_error_and_applies_a_good_one(
+    tmp_path: Path, listeners: tuple[list[int], list[asyncio.Server]]
+) -> None:
+    ports, _ = listeners
+    configs: list[Config | Exception] = [tcp_config(ports)]
+
+    def load() -> Config:
+        item = configs[-1]
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    d = Daemon(load, DaemonOptions(db_url=f"sqlite:///{tmp_path / 'db.sqlite'}"))
+    port = await d.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        configs.append(UserError("cameras.csv:3: duplicate camera id 'c1'"))
+        async with aiohttp.ClientSession() as s:
+            async with s.post(f"{base}/-/reload") as r:
+                assert r.status == 500 and "cameras.csv:3" in (await r.json())["error"]
+            assert d.runtime is not None and len(d.runtime.config.inventory.cameras) == 3
+            configs.append(tcp_config(ports[:1], interval=2.0))
+            async with s.post(f"{base}/-/reload") as r:
+                assert r.status == 200
+        assert d.scheduler is not None
+        job = d.scheduler._sched.get_job("live")
+        assert job is not None and job.trigger.interval_length == 2.0
+        await until(lambda: _is(metric(base, "sharpeyes_camera_up", "c0"), 1))
+        assert await metric(base, "sharpeyes_camera_up", "c2") is None
+    finally:
+        await d.stop()
+
+
+def test_shards_split_by_area_and_cover_everything() -> None:
+    inv = tcp_config(list(range(1000, 1200))).inventory  # 100 areas, 200 cameras
+    parts = [Shard(k, 3).select(inv) for k in (1, 2, 3)]
+    cams = [c.id for p in parts for c in p.cameras]
+    assert sorted(cams) == sorted(c.id for c in inv.cameras)  # each camera in exactly one shard
+    for p in parts:
+        areas = {a.id for a in p.areas}
+        assert all(c.area in areas for c in p.cameras) and 20 <= len(areas) <= 50
+        assert p.districts == inv.districts
+    assert Shard.parse("2/8") == Shard(2, 8)
+    # rendezvous: going from 3 to 4 shards moves only the areas the new shard takes
+    moved = [a.id for a in inv.areas if Shard(1, 3).owner(a.id) != Shard(1, 4).owner(a.id)]
+    assert all(Shard(1, 4).owner(a) == 4 for a in moved)
+    for bad in ("0/3", "4/3", "x", "1/0"):
+        with pytest.raises(UserError):
+            Shard.parse(bad)
