@@ -468,11 +468,9 @@ def district_drilldown() -> Json:
         timeseries("$district 摄像机状态 / Cameras of $district by state",
                    [target(f"sum by (state) (sharpeyes_cameras{{{here}}})", "A", "{{state}}")], w=12, stack=True),
         table("$district 未覆盖区域 / Uncovered areas in $district (top $topn)", [
-            target(f"topk($topn, sharpeyes_area_healthy_cameras * on (area_id) group_left (district, scope, kind) "
-                   f"({uncovered}))", "A", instant=True, table=True),
-            target(f"topk($topn, sharpeyes_area_required_cameras * on (area_id) group_left (district, scope, kind) "
-                   f"({uncovered}))", "B", instant=True, table=True),
-        ], w=12, rename={"Value #A": "完好 healthy", "Value #B": "需要 required"},
+            target(f"topk($topn, sharpeyes_area_healthy_cameras * on (area_id) group_left (district, scope, kind, "
+                   f"required_cameras) ({uncovered}))", "A", instant=True, table=True),
+        ], w=12, rename={"Value": "完好 healthy", "required_cameras": "需要 required", "kind": "类型 kind"},
             description="Areas with fewer healthy cameras than they require."),
         table("$district 离线摄像机 / Offline cameras in $district (top $topn)", [
             target(f"topk($topn, sharpeyes_camera_probe_failure * on (camera_id) group_left (area_id, district) "

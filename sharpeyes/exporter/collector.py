@@ -263,20 +263,20 @@ def district_paths(inventory: Inventory) -> dict[str, str]:
 def _areas(
     config: Config, statuses: Mapping[str, CameraStatus], now: float, paths: Mapping[str, str]
 ) -> Iterator[Metric]:
-    """Per area (bounded by the registry, far fewer than cameras): covered, healthy and required cameras, info."""
+    """Per area (bounded by the registry, far fewer than cameras): covered, healthy cameras, info.
+
+    Three series per area; the static required count is a label of the info series, not a series of its own.
+    """
     covered = GaugeMetricFamily(
         "sharpeyes_area_covered", "1 if the area has its required healthy cameras (覆盖)." + CACHED, labels=["area_id"]
     )
     healthy = GaugeMetricFamily(
         "sharpeyes_area_healthy_cameras", "Healthy in-service cameras of the area." + CACHED, labels=["area_id"]
     )
-    required = GaugeMetricFamily(
-        "sharpeyes_area_required_cameras", "Healthy cameras the area needs to count as covered.", labels=["area_id"]
-    )
     info = GaugeMetricFamily(
         "sharpeyes_area_info",
-        "Static registry attributes of an area; join with group_left.",
-        labels=["area_id", "district", "scope", "sector", "kind", "district_path"],
+        "Static registry attributes of an area (required_cameras: healthy cameras it needs); join with group_left.",
+        labels=["area_id", "district", "scope", "sector", "kind", "district_path", "required_cameras"],
     )
     counts: dict[str, int] = {a.id: 0 for a in config.inventory.areas}
     for cam in config.inventory.cameras:
@@ -286,13 +286,12 @@ def _areas(
         aid = label(area.id)
         covered.add_metric([aid], 1 if counts[area.id] >= area.required_cameras else 0)
         healthy.add_metric([aid], counts[area.id])
-        required.add_metric([aid], area.required_cameras)
         info.add_metric(
             [aid, label(area.district), area.scope.value, label(area.sector or ""), label(area.kind),
-             paths.get(area.district, f"/{ALL}/")],
+             paths.get(area.district, f"/{ALL}/"), str(area.required_cameras)],
             1,
         )  # fmt: skip
-    yield from (covered, healthy, required, info)
+    yield from (covered, healthy, info)
 
 
 def _levels(inventory: Inventory) -> dict[str, str]:
