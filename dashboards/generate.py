@@ -78,6 +78,28 @@ def target(expr: str, ref: str, legend: str = "", *, instant: bool = False, tabl
     return t
 
 
+# --- links ---------------------------------------------------------------------------------------------
+
+DS_PARAM = "${datasource:queryparam}"
+CAMERA_LINK = {
+    "title": "摄像机详情 / Camera detail",
+    "url": f"/d/sharpeyes-camera/?var-district=all&var-camera_id=${{__value.raw}}&{DS_PARAM}",
+}
+"""A table cell holding a camera id opens that camera's detail dashboard."""
+
+
+def district_link(value: str, level: str) -> Json:
+    """Open the district drill-down on one district (``value``: a Grafana data-link expression)."""
+    return {
+        "title": "区域下钻 / District drill-down",
+        "url": f"/d/sharpeyes-district/?var-scope=${{scope}}&var-level={level}&var-district={value}&{DS_PARAM}",
+    }
+
+
+def column_links(column: str, link: Json) -> Json:
+    return {"matcher": {"id": "byName", "options": column}, "properties": [{"id": "links", "value": [link]}]}
+
+
 # --- panels --------------------------------------------------------------------------------------------
 
 
@@ -193,7 +215,7 @@ def rate_trend(key: str) -> Json:
 
 
 def bar_gauge(title: str, expr: str, legend: str, *, w: int = 12, h: int = 8, unit: str = "short",
-              description: str = "") -> Json:  # fmt: skip
+              description: str = "", links: Sequence[Json] = ()) -> Json:  # fmt: skip
     return panel(
         "bargauge",
         title,
@@ -201,7 +223,7 @@ def bar_gauge(title: str, expr: str, legend: str, *, w: int = 12, h: int = 8, un
         w,
         h,
         description=description,
-        fieldConfig={"defaults": {"unit": unit, "min": 0}, "overrides": []},
+        fieldConfig={"defaults": {"unit": unit, "min": 0, "links": list(links)}, "overrides": []},
         options={"orientation": "horizontal", "displayMode": "gradient",
                  "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}},
     )  # fmt: skip
@@ -209,12 +231,19 @@ def bar_gauge(title: str, expr: str, legend: str, *, w: int = 12, h: int = 8, un
 
 def table(title: str, targets: Sequence[Json], *, w: int = 24, h: int = 9, description: str = "",
           rename: dict[str, str] | None = None, hide: Iterable[str] = ("Time",),
-          units: dict[str, str] | None = None) -> Json:  # fmt: skip
-    """A table of instant queries merged on their labels; ``units``: display name (after renaming) → unit."""
+          units: dict[str, str] | None = None, links: dict[str, Json] | None = None) -> Json:  # fmt: skip
+    """A table of instant queries merged on their labels.
+
+    ``units`` and ``links``: display name (after renaming) → unit / data link. A ``camera_id`` column always
+    links to the camera's detail dashboard.
+    """
     overrides = [
         {"matcher": {"id": "byName", "options": name}, "properties": [{"id": "unit", "value": unit}]}
         for name, unit in (units or {}).items()
     ]
+    if any("camera_id" in t["expr"] for t in targets):
+        overrides.append(column_links("camera_id", CAMERA_LINK))
+    overrides += [column_links(name, link) for name, link in (links or {}).items()]
     transformations: list[Json] = [{"id": "merge", "options": {}}] if len(targets) > 1 else []
     transformations.append(
         {
@@ -418,6 +447,7 @@ def overview() -> Json:
             "离线最多的区县 / Districts with most cameras offline (top 10)",
             'topk(10, sum by (district) (sharpeyes_cameras{state="offline",scope="$scope",level="district"}))',
             "{{district}}", w=8, description="Districts (level district) of scope $scope by cameras offline now.",
+            links=[district_link("${__field.labels.district}", "district")],
         ),
         bar_gauge(
             "故障类型 / Picture faults by code",
@@ -461,6 +491,7 @@ def district_drilldown() -> Json:
     panels = [
         table("各区域达标率（$level）/ Rates per district at level $level", rate_targets, h=10, rename=rename,
               units={f"{zh} {en}": "percentunit" for _, zh, en, _, _ in RATES},
+              links={"区域 district": district_link("${__value.raw}", "${level}")},
               description="One row per district at the chosen level; sums of numerators over sums of denominators."),
         timeseries("$district 达标率趋势 / Rates of $district", [
             target(rate_expr(key, here), chr(ord("A") + i), f"{zh} {en}") for i, (key, zh, en, _, _) in enumerate(RATES)
@@ -545,7 +576,8 @@ def frame_health() -> Json:
                    f"- sum by (district) (sharpeyes_cameras_frame_ok{{{sel}}})", "A", "{{district}}"),
         ], w=12),
         bar_gauge("图像合格率按区域 / Image quality by district (level $level)",
-                  f"sort({rate_expr('image_quality', sel, 'district')})", "{{district}}", unit="percentunit", w=12),
+                  f"sort({rate_expr('image_quality', sel, 'district')})", "{{district}}", unit="percentunit", w=12,
+                  links=[district_link("${__field.labels.district}", "${level}")]),
         timeseries("未检测摄像机 / Cameras never frame-checked",
                    [target('sum(sharpeyes_cameras_frame_unchecked{scope="$scope",district="$district"})',
                            "A", "unchecked")], w=12,

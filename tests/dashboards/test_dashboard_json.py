@@ -119,3 +119,18 @@ def test_substitute_formats() -> None:
     expr = 'x{d=~".*/${district:regex}/.*",s="$scope"}[$__range] ${topn}'
     got = substitute(expr, {"district": "a.b", "scope": "all", "topn": "5"}, {"__range": "1m"})
     assert got == 'x{d=~".*/a\\.b/.*",s="all"}[1m] 5'
+
+
+def test_data_links_open_existing_dashboards_with_their_variables(boards: dict[str, Json]) -> None:
+    by_uid = {b["uid"]: b for b in boards.values()}
+    urls = [(name, v) for name, b in boards.items() for where, v in _walk(b) if where.endswith(".url")]
+    assert len(urls) >= 5
+    for name, url in urls:
+        m = re.match(r"/d/([\w-]+)/\?(.*)$", url)
+        assert m and m[1] in by_uid, (name, url)
+        wanted = variables(by_uid[m[1]])
+        for param in m[2].split("&"):
+            if param.startswith("${datasource:queryparam}"):
+                continue
+            key = param.split("=", 1)[0]
+            assert key.startswith("var-") and key[4:] in wanted, (name, url, key)
