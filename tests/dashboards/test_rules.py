@@ -81,3 +81,23 @@ def test_every_rate_has_a_district_and_a_city_wide_rule() -> None:
     names = {r["record"] for r in rules("record")}
     for rate in ("coverage", "connection", "online", "good_order", "image_quality"):
         assert {f"scope_district:sharpeyes_{rate}:ratio", f"scope:sharpeyes_{rate}:ratio"} <= names
+
+
+def _series_by_alert() -> dict[str, list[str]]:
+    """Alert name → the values strings of the input series of every test group that checks it."""
+    out: dict[str, list[str]] = {}
+    for f in unit_test_files():
+        for case in yaml.safe_load(f.read_text())["tests"]:
+            values = [s["values"] for s in case["input_series"]]
+            for check in case.get("alert_rule_test", []):
+                out.setdefault(check["alertname"], []).extend(values)
+    return out
+
+
+def test_every_alert_is_tested_with_a_missed_scrape_and_with_flapping() -> None:
+    alternating = re.compile(r"(?:^| )(\S+) (?!\1 )(\S+) (?:\1 \2 ){3,}")  # two values, again and again
+    series = _series_by_alert()
+    for name in {r["alert"] for r in rules("alert")}:
+        assert any(re.search(r"(^| )_( |$)", v) for v in series[name]), f"{name}: no missed scrape (_)"
+        if name != "SharpeyesSweepStale":  # a completion timestamp only grows: its flapping is an irregular pace
+            assert any(alternating.search(v + " ") for v in series[name]), f"{name}: no flapping series"
