@@ -111,6 +111,7 @@ class SharpeyesCollector(Collector):
                 "point_class",
                 "in_service",
                 "district_path",
+                "scope_path",
             ],
         )
         failure = GaugeMetricFamily(
@@ -133,6 +134,7 @@ class SharpeyesCollector(Collector):
                     label(cam.point_class or ""),
                     "true" if cam.in_service else "false",
                     paths.get(area.district, f"/{ALL}/") if area else f"/{ALL}/",
+                    scope_path(area.scope.value if area else None),
                 ],
                 1,
             )
@@ -260,6 +262,11 @@ def district_paths(inventory: Inventory) -> dict[str, str]:
     }
 
 
+def scope_path(scope: str | None) -> str:
+    """``/all/public/``: the scope groups a camera or area counts toward, selected like ``district_path``."""
+    return f"/{ALL}/{scope}/" if scope else f"/{ALL}/"
+
+
 def _areas(
     config: Config, statuses: Mapping[str, CameraStatus], now: float, paths: Mapping[str, str]
 ) -> Iterator[Metric]:
@@ -276,7 +283,7 @@ def _areas(
     info = GaugeMetricFamily(
         "sharpeyes_area_info",
         "Static registry attributes of an area (required_cameras: healthy cameras it needs); join with group_left.",
-        labels=["area_id", "district", "scope", "sector", "kind", "district_path", "required_cameras"],
+        labels=["area_id", "district", "scope", "sector", "kind", "district_path", "scope_path", "required_cameras"],
     )
     counts: dict[str, int] = {a.id: 0 for a in config.inventory.areas}
     for cam in config.inventory.cameras:
@@ -288,7 +295,7 @@ def _areas(
         healthy.add_metric([aid], counts[area.id])
         info.add_metric(
             [aid, label(area.district), area.scope.value, label(area.sector or ""), label(area.kind),
-             paths.get(area.district, f"/{ALL}/"), str(area.required_cameras)],
+             paths.get(area.district, f"/{ALL}/"), scope_path(area.scope.value), str(area.required_cameras)],
             1,
         )  # fmt: skip
     yield from (covered, healthy, info)

@@ -29,8 +29,8 @@ def test_area_series_agree_with_the_aggregates() -> None:
     covered = sum(v for (name, _), v in s.items() if name == "sharpeyes_area_covered")
     city = L(scope="all", district="all", level="all")
     assert covered == s[("sharpeyes_areas_covered", city)]
-    info = L(area_id="b1", district="D1", scope="sector", sector="finance", kind="finance", district_path="/all/C/D1/",
-             required_cameras="1")  # fmt: skip
+    info = L(area_id="b1", district="D1", scope="sector", sector="finance", kind="finance",
+             district_path="/all/C/D1/", scope_path="/all/sector/", required_cameras="1")  # fmt: skip
     assert s[("sharpeyes_area_info", info)] == 1
 
 
