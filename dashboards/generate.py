@@ -9,7 +9,8 @@ Conventions (DESIGN.md §6–§7):
   query names the datasource as ``${datasource}`` (never a hard-coded uid);
 - ``scope`` → ``level`` → ``district`` variables are chained from ``label_values`` of the exporter's own
   aggregates; per-camera and per-area series are selected by district at any level with
-  ``district_path=~".*/<district>/.*"`` (the path starts at the city-wide group ``all``);
+  ``district_path=~".*/<district>/.*"`` (the path starts at the city-wide group ``all``) and by scope with
+  ``scope_path=~".*/<scope>/.*"``;
 - rates sum numerators and denominators, then divide (never an average of ratios);
 - lists of cameras are bounded with ``topk``/``bottomk`` ($topn), never "All" over 10k cameras.
 """
@@ -28,6 +29,8 @@ DS = {"type": "prometheus", "uid": "${datasource}"}
 TAGS = ["sharpeyes"]
 IN_DISTRICT = 'district_path=~".*/${district:regex}/.*"'
 """Selects the cameras or areas of $district at any level (``all``: the whole city)."""
+IN_SCOPE = 'scope_path=~".*/${scope:regex}/.*"'
+"""Selects the cameras or areas of $scope (``all``: both)."""
 
 Json = dict[str, Any]
 SKEW_STEPS: list[Json] = [
@@ -64,9 +67,9 @@ def target_expr(scope: str, key: str) -> str:
     return f'max(sharpeyes_target_ratio{{scope="{scope}",rate="{key}"}})'
 
 
-def cameras_in_district(extra: str = "") -> str:
+def cameras_in_district(*extra: str) -> str:
     """sharpeyes_camera_info of the cameras in $district (any level), optionally more matchers."""
-    return f"sharpeyes_camera_info{{{IN_DISTRICT}{',' + extra if extra else ''}}}"
+    return f"sharpeyes_camera_info{{{','.join((IN_DISTRICT, *extra))}}}"
 
 
 def target(expr: str, ref: str, legend: str = "", *, instant: bool = False, table: bool = False) -> Json:
@@ -452,7 +455,7 @@ def overview() -> Json:
         bar_gauge(
             "故障类型 / Picture faults by code",
             f"sort_desc(count by (code) (sharpeyes_camera_fault * on (camera_id) group_left () "
-            f"{cameras_in_district()}))",
+            f"{cameras_in_district(IN_SCOPE)}))",
             "{{code}}", w=8, description="Cameras in $district with each frame-health fault code now.",
         ),
         timeseries(
@@ -485,8 +488,8 @@ def district_drilldown() -> Json:
     rename.update({"Value #F": "离线 offline", "Value #G": "未覆盖区域 uncovered areas", "Value #H": "在役 in service",
                    "district": "区域 district"})  # fmt: skip
     here = 'scope="$scope",district="$district"'
-    uncovered = f"sharpeyes_area_info{{{IN_DISTRICT}}} and on (area_id) (sharpeyes_area_covered == 0)"
-    in_service = cameras_in_district('in_service="true"')
+    uncovered = f"sharpeyes_area_info{{{IN_DISTRICT},{IN_SCOPE}}} and on (area_id) (sharpeyes_area_covered == 0)"
+    in_service = cameras_in_district(IN_SCOPE, 'in_service="true"')
     offline = f"{in_service} and on (camera_id) (sharpeyes_camera_up == 0)"
     panels = [
         table("各区域达标率（$level）/ Rates per district at level $level", rate_targets, h=10, rename=rename,
@@ -566,7 +569,7 @@ def camera_detail() -> Json:
 
 def frame_health() -> Json:
     sel = 'scope="$scope",level="$level"'
-    faults = f"sharpeyes_camera_fault * on (camera_id) group_left (area_id, district) {cameras_in_district()}"
+    faults = f"sharpeyes_camera_fault * on (camera_id) group_left (area_id, district) {cameras_in_district(IN_SCOPE)}"
     panels = [
         timeseries("故障类型趋势 / Faults by code over time",
                    [target(f"count by (code) ({faults})", "A", "{{code}}")], w=12, stack=True,
