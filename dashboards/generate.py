@@ -23,6 +23,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sharpeyes.runtime import DEFAULT_TARGETS
+
 OUT = Path(__file__).resolve().parent
 SCHEMA_VERSION = 41
 DS = {"type": "prometheus", "uid": "${datasource}"}
@@ -128,7 +130,8 @@ def percent_field(decimals: int = 2, steps: Sequence[Json] | None = None) -> Jso
 def rate_stat(key: str, scope: str, scope_zh: str, scope_en: str) -> Json:
     """A stat of one assessed rate for one scope in $district, coloured red below its target."""
     _, zh, en, _, _ = RATE[key]
-    steps: list[Json] = [{"color": "red", "value": None}, {"color": "green", "value": 1.0}]
+    # the default target until configFromData puts the exported one (sharpeyes_target_ratio) in its place
+    steps: list[Json] = [{"color": "red", "value": None}, {"color": "green", "value": DEFAULT_TARGETS[scope][key]}]
     return panel(
         "stat",
         f"{zh}（{scope_zh}）/ {en} ({scope_en})",
