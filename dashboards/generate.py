@@ -442,9 +442,10 @@ def overview() -> Json:
         stat("未覆盖区域 / Areas uncovered", 'sum(sharpeyes_areas{state="uncovered",scope="all",district="$district"})',
              steps=[{"color": "green", "value": None}, {"color": "red", "value": 1}]),
         stat("在役摄像机 / Cameras in service", 'sum(sharpeyes_cameras_in_service{scope="all",district="$district"})'),
-        stat("巡检新鲜度 / Last sweep age", "time() - max by (module) (sharpeyes_last_sweep_success_timestamp_seconds)",
+        stat("巡检新鲜度 / Last sweep age", "time() - min by (module) (sharpeyes_last_sweep_success_timestamp_seconds)",
              unit="s", legend="{{module}}",
-             description="Seconds since each module's last complete sweep: every value here is that old at most.",
+             description="Seconds since each module's last complete sweep (the stalest instance or shard): "
+                         "every value here is that old at most.",
              steps=[{"color": "green", "value": None}, {"color": "orange", "value": 900}]),
         row("趋势 / Trends"),
         *(rate_trend(key) for key in ASSESSED),
