@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
+from sharpeyes.exporter import exposition
 from sharpeyes.exporter.collector import SharpeyesCollector
 from sharpeyes.probers.base import Deadline, ProbeResult
 from sharpeyes.rates import judge_camera
@@ -109,9 +110,9 @@ async def _metrics(request: web.Request) -> web.Response:
     """Render in a worker thread (the event loop keeps probing); concurrent scrapes share one rendering."""
     shared = request.app[RENDERING]
     if shared.task is None or shared.task.done():
-        shared.task = asyncio.ensure_future(asyncio.to_thread(generate_latest, request.app[REGISTRY]))
+        shared.task = asyncio.ensure_future(asyncio.to_thread(exposition.render, request.app[REGISTRY]))
     body = await asyncio.shield(shared.task)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return web.Response(body=body, headers={"Content-Type": exposition.CONTENT_TYPE})
 
 
 async def _healthy(request: web.Request) -> web.Response:

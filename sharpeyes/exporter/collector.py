@@ -26,8 +26,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from sharpeyes.rates import ALL, CameraStatus, GroupCounts, compute_groups, judge_camera
-from sharpeyes.registry.inventory import Inventory
-from sharpeyes.runtime import Runtime
+from sharpeyes.registry.inventory import Camera, Inventory
+from sharpeyes.runtime import Config, Runtime
 
 CACHED = " Value from the daemon's own probe schedule (cached), not probed at scrape time."
 GROUP_LABELS = ["scope", "district", "level"]
@@ -64,6 +64,30 @@ class SharpeyesCollector(Collector):
     def __init__(self, runtime: Runtime, clock: Callable[[], float] = time.time) -> None:
         self.runtime = runtime
         self.clock = clock
+        self._static: tuple[Config, list[tuple[Camera, str, list[str]]]] | None = None
+
+    def _static_labels(self, config: Config) -> list[tuple[Camera, str, list[str]]]:
+        """Per camera: its escaped id label and its info labels, computed once per config (they never change)."""
+        cached = self._static
+        if cached is not None and cached[0] is config:
+            return cached[1]
+        areas = config.inventory.area_by_id()
+        rows = []
+        for cam in config.inventory.cameras:
+            area = areas.get(cam.area)
+            cid = label(cam.id)
+            info = [
+                cid,
+                label(cam.area),
+                label(area.district) if area else "",
+                area.scope.value if area else "",
+                label(area.sector or "") if area else "",
+                label(cam.point_class or ""),
+                "true" if cam.in_service else "false",
+            ]
+            rows.append((cam, cid, info))
+        self._static = (config, rows)
+        return rows
 
     def collect(self) -> Iterator[Metric]:
         rt = self.runtime
@@ -104,22 +128,8 @@ class SharpeyesCollector(Collector):
             "Static registry attributes; join with group_left.",
             labels=["camera_id", "area_id", "district", "scope", "sector", "point_class", "in_service"],
         )
-        areas = rt.config.inventory.area_by_id()
-        for cam in rt.config.inventory.cameras:
-            area = areas.get(cam.area)
-            cid = label(cam.id)
-            info.add_metric(
-                [
-                    cid,
-                    label(cam.area),
-                    label(area.district) if area else "",
-                    area.scope.value if area else "",
-                    label(area.sector or "") if area else "",
-                    label(cam.point_class or ""),
-                    "true" if cam.in_service else "false",
-                ],
-                1,
-            )
+        for cam, cid, info_labels in self._static_labels(rt.config):
+            info.add_metric(info_labels, 1)
             status = statuses[cam.id]
             if status.up is not None:
                 up.add_metric([cid], 1 if status.up else 0)
