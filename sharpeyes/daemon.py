@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from sqlalchemy import Engine
 
-from sharpeyes import _interim_tables as tables
 from sharpeyes.errors import UserError
 from sharpeyes.exporter.app import ApiOptions, make_app, serve
 from sharpeyes.redact import Secret
+from sharpeyes.registry import db
 from sharpeyes.registry.inventory import Inventory
 from sharpeyes.results import ResultStore, StoreWriter
 from sharpeyes.runtime import Config, Runtime
@@ -106,8 +106,8 @@ class Daemon:
 
     async def start(self) -> int:
         config = await asyncio.to_thread(self.load)
-        await asyncio.to_thread(tables.upgrade, self.options.db_url)
-        self.engine = tables.make_engine(self.options.db_url)
+        self.engine = db.make_engine(self.options.db_url)
+        await asyncio.to_thread(db.upgrade, self.engine)
         store = ResultStore(
             {n: m.prober for n, m in config.modules.items()},
             buffer_limit=self.options.buffer_limit,

@@ -35,11 +35,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from sharpeyes import _interim_tables as tables
 from sharpeyes.probers.base import FaultCode, Phase, ProbeResult, Reason
 from sharpeyes.rates import ONLINE_STATES, CameraStatus
+from sharpeyes.registry import history
+from sharpeyes.registry import models as tables
+from sharpeyes.registry.history import Transition
 
 log = logging.getLogger(__name__)
 
@@ -81,18 +82,6 @@ def derive_state(result: ProbeResult) -> State | None:
 
 def utc(ts: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(ts, dt.UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    """A change of state of one (camera, module), at a UTC time."""
-
-    camera_id: str
-    module: str
-    from_state: str
-    to_state: str
-    reason: str
-    at: dt.datetime
 
 
 @dataclass(slots=True)
@@ -342,38 +331,11 @@ def _as_utc(at: dt.datetime) -> dt.datetime:
 # --- database I/O (sync; run in a worker thread) ------------------------------------------------------
 
 
-def _insert(engine: Engine, table: Any) -> Any:
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
-
-
 def write_batch(engine: Engine, transitions: Sequence[Transition], rolls: RollupRows) -> None:
-    """Write one batch in one transaction: all or nothing, idempotent on retry."""
+    """Write one batch in one transaction (``BEGIN IMMEDIATE`` on SQLite): all or nothing, idempotent on retry."""
     with engine.begin() as conn:
-        if transitions:
-            stmt = _insert(engine, tables.transitions).on_conflict_do_nothing(
-                index_elements=["camera_id", "module", "at"]
-            )
-            conn.execute(stmt, [_transition_row(t) for t in transitions])
-        if rolls:
-            ins = _insert(engine, tables.daily_rollups)
-            stmt = ins.on_conflict_do_update(
-                index_elements=["camera_id", "module", "day"],
-                set_={c: ins.excluded[c] for c in ("seconds_up", "seconds_known", "probes", "failures")},
-            )
-            rows = [{"camera_id": c, "module": m, "day": d, **_fields(r)} for (c, m, d), r in rolls.items()]
-            conn.execute(stmt, rows)
-
-
-def _transition_row(t: Transition) -> dict[str, object]:
-    return {
-        "camera_id": t.camera_id,
-        "module": t.module,
-        "from_state": t.from_state,
-        "to_state": t.to_state,
-        "reason": t.reason,
-        "at": t.at,
-    }
+        history.record_transitions(conn, transitions)
+        history.upsert_rollups(conn, [history.Rollup(c, m, d, **_fields(r)) for (c, m, d), r in rolls.items()])
 
 
 def load_state(engine: Engine, today: dt.date) -> tuple[dict[tuple[str, str], tuple[str, dt.datetime]], RollupRows]:

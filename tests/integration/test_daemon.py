@@ -11,10 +11,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from sharpeyes import _interim_tables as tables
 from sharpeyes.daemon import Daemon, DaemonOptions, Shard
 from sharpeyes.errors import UserError
 from sharpeyes.probers.base import PROBERS
+from sharpeyes.registry import db
 from sharpeyes.results import fetch_transitions
 from sharpeyes.runtime import Config
 from tests.daemon_helpers import tcp_config, tcp_probe
@@ -84,7 +84,7 @@ async def test_daemon_probes_exports_records_and_restarts_without_double_countin
         assert time.monotonic() - t < 1.0 + 0.5 + 0.5
     finally:
         await d.stop()
-    engine = tables.make_engine(url)
+    engine = db.make_engine(url)
     try:
         first = [(t.camera_id, t.from_state, t.to_state) for t in fetch_transitions(engine)]
         assert sorted(first) == [("c0", "unknown", "up"), ("c1", "unknown", "up"), ("c1", "up", "down"),

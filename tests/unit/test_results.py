@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from sharpeyes import _interim_tables as tables
 from sharpeyes.probers.base import FaultCode, Phase, ProbeResult, Reason
+from sharpeyes.registry import db
 from sharpeyes.results import ResultStore, State, StoreWriter, derive_state, fetch_transitions, write_batch
 
 MIDNIGHT = dt.datetime(2026, 11, 29, tzinfo=dt.UTC).timestamp()
@@ -103,8 +103,8 @@ def sqlite_url(tmp_path: Path) -> str:
 
 async def test_writer_flushes_is_idempotent_and_restart_does_not_double_count(tmp_path: Path) -> None:
     url = sqlite_url(tmp_path)
-    tables.upgrade(url)
-    engine = tables.make_engine(url)
+    db.upgrade(url)
+    engine = db.make_engine(url)
     try:
         s = ResultStore(PROBERS)
         for r in (res("c", 10), res("c", 20, Reason.REFUSED), res("d", 15)):
@@ -133,8 +133,8 @@ async def test_writer_flushes_is_idempotent_and_restart_does_not_double_count(tm
 
 async def test_rollups_are_upserted_and_reloaded(tmp_path: Path) -> None:
     url = sqlite_url(tmp_path)
-    tables.upgrade(url)
-    engine = tables.make_engine(url)
+    db.upgrade(url)
+    engine = db.make_engine(url)
     now = dt.datetime.now(dt.UTC).timestamp()
     try:
         s = ResultStore(PROBERS)
@@ -155,7 +155,7 @@ async def test_rollups_are_upserted_and_reloaded(tmp_path: Path) -> None:
 async def test_database_down_keeps_records_counts_errors_and_recovers(tmp_path: Path) -> None:
     missing = tmp_path / "not-yet"
     url = f"sqlite:///{missing / 'db.sqlite'}"
-    engine = tables.make_engine(url)
+    engine = db.make_engine(url)
     try:
         s = ResultStore(PROBERS, buffer_limit=2)
         w = StoreWriter(s, engine)
@@ -166,7 +166,7 @@ async def test_database_down_keeps_records_counts_errors_and_recovers(tmp_path: 
         assert s.counters.storage_errors == 2 and not w.healthy
         assert len(s.pending) == 2 and s.counters.dropped == 2
         missing.mkdir()  # storage comes back
-        tables.upgrade(url)
+        db.upgrade(url)
         assert await w.flush_once() and w.healthy
         assert [t.at.timestamp() for t in fetch_transitions(engine)] == [2, 3]
         assert s.counters.transitions_written == 2
