@@ -89,6 +89,8 @@ class DaemonOptions:
     flush_interval_s: float = 1.0
     buffer_limit: int = 100_000
     final_flush_s: float = 10.0
+    sqlite_synchronous: db.SqliteSync = "FULL"
+    busy_timeout_ms: int = db.BUSY_TIMEOUT_MS
 
 
 class Daemon:
@@ -106,7 +108,10 @@ class Daemon:
 
     async def start(self) -> int:
         config = await asyncio.to_thread(self.load)
-        self.engine = db.make_engine(self.options.db_url)
+        o = self.options
+        self.engine = db.make_engine(
+            o.db_url, sqlite_synchronous=o.sqlite_synchronous, busy_timeout_ms=o.busy_timeout_ms
+        )
         await asyncio.to_thread(db.upgrade, self.engine)
         store = ResultStore(
             {n: m.prober for n, m in config.modules.items()},
