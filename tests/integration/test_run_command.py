@@ -26,11 +26,11 @@ TOKEN = "tok-123"
 CITY = frozenset({("scope", "all"), ("district", "all"), ("level", "all")})
 
 
-def write_config(tmp: Path, port: int) -> Path:
+def write_config(tmp: Path, port: int, registry: list[Path] | None = None) -> Path:
     probes = tmp / "probes"
     probes.mkdir(exist_ok=True)
     (probes / "live.yml").write_text("prober: rtsp\ninterval_s: 2\ntimeout_s: 0.5\nread_timeout_s: 0.5\n")
-    files = "\n".join(f"    - {p}" for p in DEMO)
+    files = "\n".join(f"    - {p}" for p in (registry or DEMO))
     cfg = tmp / f"sharpeyes-{port}.yml"
     cfg.write_text(
         f"database:\n  url: sqlite:///{tmp / 'sharpeyes.db'}\n"
@@ -43,9 +43,11 @@ def write_config(tmp: Path, port: int) -> Path:
 
 
 @contextlib.asynccontextmanager
-async def daemon(tmp: Path, *args: str) -> AsyncIterator[tuple[str, subprocess.Popen[bytes], Path]]:
+async def daemon(
+    tmp: Path, *args: str, registry: list[Path] | None = None
+) -> AsyncIterator[tuple[str, subprocess.Popen[bytes], Path]]:
     port = free_port()
-    cfg = write_config(tmp, port)
+    cfg = write_config(tmp, port, registry)
     log = tmp / f"daemon-{port}.log"
     env = {**os.environ, "SHARPEYES_DEMO_PASSWORD": PASSWORD, "SHARPEYES_TEST_TOKEN": TOKEN}
     with log.open("wb") as out:
@@ -76,9 +78,9 @@ async def ready(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise AssertionError("not ready in 30 s: " + log.read_text()[-2000:])
 
 
-async def get(base: str, path: str, token: str | None = None) -> tuple[int, str]:
+async def get(base: str, path: str, token: str | None = None, method: str = "GET") -> tuple[int, str]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with aiohttp.ClientSession() as s, s.get(base + path, headers=headers) as r:
+    async with aiohttp.ClientSession() as s, s.request(method, base + path, headers=headers) as r:
         return r.status, await r.text()
 
 
@@ -117,3 +119,28 @@ async def test_two_shards_split_the_city_exactly(tmp_path: Path) -> None:
     ids_a = {dict(k[1])["camera_id"] for k in a if k[0] == "sharpeyes_camera_info"}
     ids_b = {dict(k[1])["camera_id"] for k in b if k[0] == "sharpeyes_camera_info"}
     assert not ids_a & ids_b and len(ids_a | ids_b) == len(inv.cameras)
+
+
+async def test_reload_with_a_broken_registry_keeps_the_old_one(tmp_path: Path) -> None:
+    copies = []
+    for p in DEMO:
+        copies.append(tmp_path / p.name)
+        copies[-1].write_bytes(p.read_bytes())
+    cameras = tmp_path / "cameras.csv"
+    lines = cameras.read_text(encoding="utf-8").splitlines()
+    n = len(read_inventory(copies).cameras)
+    async with daemon(tmp_path, registry=copies) as (base, _, log):
+        cameras.write_text("\n".join([*lines, lines[1]]) + "\n", encoding="utf-8")  # a duplicate camera id
+        status, body = await get(base, "/-/reload", TOKEN, "POST")
+        assert status == 500 and "cameras.csv" in body and "duplicate" in body.lower(), body
+        got = samples((await get(base, "/metrics"))[1])
+        assert got[("sharpeyes_cameras_registered", CITY)] == n
+        assert got[("sharpeyes_config_last_reload_successful", frozenset())] == 0
+        assert "reload failed" in log.read_text()
+        extra = lines[1].replace(lines[1].split(",")[0], "15020200001320999999", 1)
+        cameras.write_text("\n".join([*lines, extra]) + "\n", encoding="utf-8")
+        status, body = await get(base, "/-/reload", TOKEN, "POST")
+        assert status == 200, body
+        got = samples((await get(base, "/metrics"))[1])
+        assert got[("sharpeyes_cameras_registered", CITY)] == n + 1
+        assert got[("sharpeyes_config_last_reload_successful", frozenset())] == 1
