@@ -37,7 +37,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from sharpeyes.probers.base import FaultCode, Phase, ProbeResult, Reason
-from sharpeyes.rates import ONLINE_STATES, CameraStatus
+from sharpeyes.rates import ONLINE_STATES, CameraStatus, StatePoint
 from sharpeyes.registry import history
 from sharpeyes.registry import models as tables
 from sharpeyes.registry.history import Transition
@@ -430,3 +430,32 @@ class StoreWriter:
             await asyncio.sleep(delay)
             ok = await self.flush_once()
             delay = self.interval_s if ok else min(self.max_backoff_s, max(delay * 2, self.interval_s))
+
+
+def state_points(engine: Engine, module: str, start: dt.datetime, end: dt.datetime) -> dict[str, list[StatePoint]]:
+    """Per camera, the transitions of ``module`` that decide its states within ``[start, end)``.
+
+    Includes each camera's last transition *before* ``start`` (the state the window opens in), so
+    :func:`sharpeyes.rates.time_online` handles transitions crossing the window's left edge.
+    """
+    t = tables.transitions
+    before = (
+        select(t.c.camera_id, func.max(t.c.at).label("at"))
+        .where(t.c.module == module, t.c.at < start)
+        .group_by(t.c.camera_id)
+        .subquery()
+    )
+    opening = (
+        select(t.c.camera_id, t.c.to_state, t.c.at)
+        .join(before, (t.c.camera_id == before.c.camera_id) & (t.c.at == before.c.at))
+        .where(t.c.module == module)
+    )
+    inside = select(t.c.camera_id, t.c.to_state, t.c.at).where(t.c.module == module, t.c.at >= start, t.c.at < end)
+    out: dict[str, list[StatePoint]] = defaultdict(list)
+    with engine.connect() as conn:
+        for q in (opening, inside):
+            for row in conn.execute(q):
+                out[row.camera_id].append(StatePoint(_as_utc(row.at).timestamp(), row.to_state))
+    for points in out.values():
+        points.sort(key=lambda p: p.at)
+    return dict(out)
