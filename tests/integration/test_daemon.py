@@ -19,6 +19,7 @@ from sharpeyes.results import fetch_transitions
 from sharpeyes.runtime import Config
 from tests.daemon_helpers import tcp_config, tcp_probe
 from tests.exporter_helpers import samples
+from tests.prometheus_server import prometheus, wait_value
 
 
 @pytest.fixture(autouse=True)
@@ -156,3 +157,27 @@ def test_shards_split_by_area_and_cover_everything() -> None:
     for bad in ("0/3", "4/3", "x", "1/0"):
         with pytest.raises(UserError):
             Shard.parse(bad)
+
+
+async def test_prometheus_sees_a_camera_go_offline_within_one_interval(
+    tmp_path: Path, listeners: tuple[list[int], list[asyncio.Server]]
+) -> None:
+    ports, servers = listeners
+    d = Daemon(lambda: tcp_config(ports), DaemonOptions(db_url=f"sqlite:///{tmp_path / 'db.sqlite'}"))
+    port = await d.start()
+    try:
+        async with prometheus(tmp_path, [f"127.0.0.1:{port}"]) as prom:
+            assert await wait_value(prom, 'up{job="sharpeyes"}', 1) == 1
+            assert await wait_value(prom, "sum(sharpeyes_camera_up)", 2) == 2
+            online = 'sum(sharpeyes_cameras_online{scope="all",district="all"})'
+            assert await wait_value(prom, online + ' / sum(sharpeyes_cameras_in_service{scope="all",'
+                                    'district="all"})', 2 / 3) == 2 / 3  # fmt: skip
+            servers[0].close()
+            await servers[0].wait_closed()
+            t = time.monotonic()
+            # one interval (1 s) + the deadline (0.5 s) + one scrape (1 s) + query slack
+            assert await wait_value(prom, 'sharpeyes_camera_up{camera_id="c0"}', 0, timeout=4.0) == 0
+            assert time.monotonic() - t < 4.0
+            assert await wait_value(prom, "sharpeyes_last_sweep_success_timestamp_seconds > bool (time() - 5)", 1) == 1
+    finally:
+        await d.stop()
