@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -181,3 +182,41 @@ async def test_prometheus_sees_a_camera_go_offline_within_one_interval(
             assert await wait_value(prom, "sharpeyes_last_sweep_success_timestamp_seconds > bool (time() - 5)", 1) == 1
     finally:
         await d.stop()
+
+
+async def test_storage_locked_by_another_process_keeps_probing_then_recovers(
+    tmp_path: Path, listeners: tuple[list[int], list[asyncio.Server]]
+) -> None:
+    """RELIABILITY D1/D3: a foreign write lock makes writes fail (short busy timeout here); probing goes on,
+    records wait in the buffer, errors are counted, readiness drops; when the lock goes, all is written."""
+    ports, servers = listeners
+    path = tmp_path / "db.sqlite"
+    opts = DaemonOptions(db_url=f"sqlite:///{path}", busy_timeout_ms=100, flush_interval_s=0.2)
+    d = Daemon(lambda: tcp_config(ports), opts)
+    port = await d.start()
+    base = f"http://127.0.0.1:{port}"
+    assert d.runtime is not None
+    rt = d.runtime
+    locker = sqlite3.connect(path, isolation_level=None)
+    try:
+        locker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        await until(lambda: _is(metric(base, "sharpeyes_camera_up", "c0"), 1))
+        await until(lambda: rt.store.counters.storage_errors > 0)
+        async with aiohttp.ClientSession() as s, s.get(f"{base}/-/ready") as r:
+            assert r.status == 503 and "database" in await r.text()
+        servers[0].close()  # the world keeps changing while storage is down
+        await until(lambda: _is(metric(base, "sharpeyes_camera_up", "c0"), 0))
+        assert rt.store.pending and rt.store.counters.dropped == 0
+        locker.execute("ROLLBACK")
+        await until(lambda: not rt.store.pending and rt.storage_ok)
+        async with aiohttp.ClientSession() as s, s.get(f"{base}/-/ready") as r:
+            assert r.status == 200
+    finally:
+        locker.close()
+        await d.stop()
+    engine = db.make_engine(opts.db_url)
+    try:
+        rows = [(t.camera_id, t.to_state) for t in fetch_transitions(engine, "c0")]
+    finally:
+        engine.dispose()
+    assert rows == [("c0", "up"), ("c0", "down")]
