@@ -113,11 +113,8 @@ class Daemon:
             o.db_url, sqlite_synchronous=o.sqlite_synchronous, busy_timeout_ms=o.busy_timeout_ms
         )
         await asyncio.to_thread(db.upgrade, self.engine)
-        store = ResultStore(
-            {n: m.prober for n, m in config.modules.items()},
-            buffer_limit=self.options.buffer_limit,
-            max_gap_s={n: 2 * m.interval_s + m.timeout_s for n, m in config.modules.items()},
-        )
+        store = ResultStore(buffer_limit=self.options.buffer_limit)
+        store.configure(config.modules)
         rt = self.runtime = Runtime(config, store)
         rt.writer = StoreWriter(store, self.engine, interval_s=self.options.flush_interval_s)
         sched = self.scheduler = Scheduler(rt, limits=self.options.limits, target_for=self.target_for)

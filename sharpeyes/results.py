@@ -41,6 +41,7 @@ from sharpeyes.rates import ONLINE_STATES, CameraStatus, StatePoint
 from sharpeyes.registry import history
 from sharpeyes.registry import models as tables
 from sharpeyes.registry.history import Transition
+from sharpeyes.settings import ProbeModule
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,12 @@ class ResultStore:
         self.dirty: set[tuple[str, str, dt.date]] = set()
         self.counters = Counters()
         self.histograms: dict[str, DurationHistogram] = defaultdict(DurationHistogram)
+
+    def configure(self, modules: Mapping[str, ProbeModule]) -> None:
+        """Follow the modules (after start or a reload): their probers, and the longest gap between two
+        results still counted as observed time in roll-ups (two intervals plus the deadline)."""
+        self.module_probers = {name: m.prober for name, m in modules.items()}
+        self.max_gap_s = {name: 2 * m.interval_s + m.timeout_s for name, m in modules.items()}
 
     # --- recording ----------------------------------------------------------------------------------
 

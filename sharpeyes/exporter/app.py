@@ -10,8 +10,8 @@
 - ``GET /api/v1/cameras/{id}``: the camera's registry entry (URLs redacted, no password), its states and
   last results (whose ``detail`` is already redacted).
 
-An optional bearer token protects everything except ``/metrics`` and the health endpoints. Bind to
-127.0.0.1 unless told otherwise.
+An optional bearer token protects everything except ``/metrics`` and the health endpoints; a POST from
+another origin (a browser tricked into it) is refused with 403. Bind to 127.0.0.1 unless told otherwise.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
@@ -95,6 +96,8 @@ def make_app(runtime: Runtime, options: ApiOptions, background: Sequence[Backgro
 async def _auth_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
+    if request.method not in ("GET", "HEAD") and not _same_origin(request):
+        return web.json_response({"status": "error", "error": "cross-origin request refused"}, status=403)
     token = request.app[OPTIONS].token
     if token and request.path not in PUBLIC_PATHS:
         given = request.headers.get("Authorization", "")
@@ -104,6 +107,14 @@ async def _auth_middleware(
                 {"status": "error", "error": "unauthorized"}, status=401, headers={"WWW-Authenticate": "Bearer"}
             )
     return await handler(request)
+
+
+def _same_origin(request: web.Request) -> bool:
+    """A browser's cross-site POST carries an Origin of another host: refuse it (no CSRF on /-/reload)."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc == request.host
 
 
 async def _metrics(request: web.Request) -> web.Response:

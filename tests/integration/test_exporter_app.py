@@ -200,3 +200,14 @@ async def test_concurrent_scrapes_while_state_changes(served: tuple[str, Runtime
     finally:
         stop.set()
         await task
+
+
+async def test_cross_origin_post_is_refused(served: tuple[str, Runtime, Hooks]) -> None:
+    base, rt, _ = served
+    old = rt.config
+    async with aiohttp.ClientSession(headers=AUTH) as s:
+        async with s.post(f"{base}/-/reload", headers={"Origin": "http://evil.example"}) as r:
+            assert r.status == 403
+        assert rt.config is old
+        async with s.post(f"{base}/-/reload", headers={"Origin": base}) as r:
+            assert r.status == 200
