@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from sqlalchemy import Engine
 
-from sharpeyes import _interim_tables as tables
 from sharpeyes.errors import UserError
 from sharpeyes.exporter.app import ApiOptions, make_app, serve
 from sharpeyes.redact import Secret
+from sharpeyes.registry import db
 from sharpeyes.registry.inventory import Inventory
 from sharpeyes.results import ResultStore, StoreWriter
 from sharpeyes.runtime import Config, Runtime
@@ -89,6 +89,8 @@ class DaemonOptions:
     flush_interval_s: float = 1.0
     buffer_limit: int = 100_000
     final_flush_s: float = 10.0
+    sqlite_synchronous: db.SqliteSync = "FULL"
+    busy_timeout_ms: int = db.BUSY_TIMEOUT_MS
 
 
 class Daemon:
@@ -106,13 +108,13 @@ class Daemon:
 
     async def start(self) -> int:
         config = await asyncio.to_thread(self.load)
-        await asyncio.to_thread(tables.upgrade, self.options.db_url)
-        self.engine = tables.make_engine(self.options.db_url)
-        store = ResultStore(
-            {n: m.prober for n, m in config.modules.items()},
-            buffer_limit=self.options.buffer_limit,
-            max_gap_s={n: 2 * m.interval_s + m.timeout_s for n, m in config.modules.items()},
+        o = self.options
+        self.engine = db.make_engine(
+            o.db_url, sqlite_synchronous=o.sqlite_synchronous, busy_timeout_ms=o.busy_timeout_ms
         )
+        await asyncio.to_thread(db.upgrade, self.engine)
+        store = ResultStore(buffer_limit=self.options.buffer_limit)
+        store.configure(config.modules)
         rt = self.runtime = Runtime(config, store)
         rt.writer = StoreWriter(store, self.engine, interval_s=self.options.flush_interval_s)
         sched = self.scheduler = Scheduler(rt, limits=self.options.limits, target_for=self.target_for)

@@ -10,8 +10,8 @@
 - ``GET /api/v1/cameras/{id}``: the camera's registry entry (URLs redacted, no password), its states and
   last results (whose ``detail`` is already redacted).
 
-An optional bearer token protects everything except ``/metrics`` and the health endpoints. Bind to
-127.0.0.1 unless told otherwise.
+An optional bearer token protects everything except ``/metrics`` and the health endpoints; a POST from
+another origin (a browser tricked into it) is refused with 403. Bind to 127.0.0.1 unless told otherwise.
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
+from sharpeyes.exporter import exposition
 from sharpeyes.exporter.collector import SharpeyesCollector
 from sharpeyes.probers.base import Deadline, ProbeResult
 from sharpeyes.rates import judge_camera
@@ -94,6 +96,8 @@ def make_app(runtime: Runtime, options: ApiOptions, background: Sequence[Backgro
 async def _auth_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
+    if request.method not in ("GET", "HEAD") and not _same_origin(request):
+        return web.json_response({"status": "error", "error": "cross-origin request refused"}, status=403)
     token = request.app[OPTIONS].token
     if token and request.path not in PUBLIC_PATHS:
         given = request.headers.get("Authorization", "")
@@ -105,13 +109,21 @@ async def _auth_middleware(
     return await handler(request)
 
 
+def _same_origin(request: web.Request) -> bool:
+    """A browser's cross-site POST carries an Origin of another host: refuse it (no CSRF on /-/reload)."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc == request.host
+
+
 async def _metrics(request: web.Request) -> web.Response:
     """Render in a worker thread (the event loop keeps probing); concurrent scrapes share one rendering."""
     shared = request.app[RENDERING]
     if shared.task is None or shared.task.done():
-        shared.task = asyncio.ensure_future(asyncio.to_thread(generate_latest, request.app[REGISTRY]))
+        shared.task = asyncio.ensure_future(asyncio.to_thread(exposition.render, request.app[REGISTRY]))
     body = await asyncio.shield(shared.task)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return web.Response(body=body, headers={"Content-Type": exposition.CONTENT_TYPE})
 
 
 async def _healthy(request: web.Request) -> web.Response:

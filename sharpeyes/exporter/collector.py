@@ -26,7 +26,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from sharpeyes.rates import ALL, CameraStatus, GroupCounts, compute_groups, judge_camera
-from sharpeyes.registry.inventory import Inventory
+from sharpeyes.registry.inventory import Camera, Inventory
 from sharpeyes.runtime import Config, Runtime
 
 CACHED = " Value from the daemon's own probe schedule (cached), not probed at scrape time."
@@ -64,6 +64,33 @@ class SharpeyesCollector(Collector):
     def __init__(self, runtime: Runtime, clock: Callable[[], float] = time.time) -> None:
         self.runtime = runtime
         self.clock = clock
+        self._static: tuple[Config, list[tuple[Camera, str, list[str]]]] | None = None
+
+    def _static_labels(self, config: Config) -> list[tuple[Camera, str, list[str]]]:
+        """Per camera: its escaped id label and its info labels, computed once per config (they never change)."""
+        cached = self._static
+        if cached is not None and cached[0] is config:
+            return cached[1]
+        areas = config.inventory.area_by_id()
+        paths = district_paths(config.inventory)
+        rows = []
+        for cam in config.inventory.cameras:
+            area = areas.get(cam.area)
+            cid = label(cam.id)
+            info = [
+                cid,
+                label(cam.area),
+                label(area.district) if area else "",
+                area.scope.value if area else "",
+                label(area.sector or "") if area else "",
+                label(cam.point_class or ""),
+                "true" if cam.in_service else "false",
+                paths.get(area.district, f"/{ALL}/") if area else f"/{ALL}/",
+                scope_path(area.scope.value if area else None),
+            ]
+            rows.append((cam, cid, info))
+        self._static = (config, rows)
+        return rows
 
     def collect(self) -> Iterator[Metric]:
         rt = self.runtime
@@ -119,25 +146,8 @@ class SharpeyesCollector(Collector):
             "1 per module whose latest result failed, with its reason (closed set); absent when ok." + CACHED,
             labels=["camera_id", "module", "reason"],
         )
-        areas = rt.config.inventory.area_by_id()
-        paths = district_paths(rt.config.inventory)
-        for cam in rt.config.inventory.cameras:
-            area = areas.get(cam.area)
-            cid = label(cam.id)
-            info.add_metric(
-                [
-                    cid,
-                    label(cam.area),
-                    label(area.district) if area else "",
-                    area.scope.value if area else "",
-                    label(area.sector or "") if area else "",
-                    label(cam.point_class or ""),
-                    "true" if cam.in_service else "false",
-                    paths.get(area.district, f"/{ALL}/") if area else f"/{ALL}/",
-                    scope_path(area.scope.value if area else None),
-                ],
-                1,
-            )
+        for cam, cid, info_labels in self._static_labels(rt.config):
+            info.add_metric(info_labels, 1)
             status = statuses[cam.id]
             if status.up is not None:
                 up.add_metric([cid], 1 if status.up else 0)
@@ -159,7 +169,7 @@ class SharpeyesCollector(Collector):
             if numeric:
                 skew.add_metric([cid], numeric[-1])
         yield from (up, healthy, fault, last_ok, skew, info, failure)
-        yield from _areas(rt.config, statuses, now, paths)
+        yield from _areas(rt.config, statuses, now, district_paths(rt.config.inventory))
 
     def _self_metrics(self) -> Iterator[Metric]:
         rt = self.runtime

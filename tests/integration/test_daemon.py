@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -11,14 +12,15 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from sharpeyes import _interim_tables as tables
 from sharpeyes.daemon import Daemon, DaemonOptions, Shard
 from sharpeyes.errors import UserError
 from sharpeyes.probers.base import PROBERS
+from sharpeyes.registry import db
 from sharpeyes.results import fetch_transitions
 from sharpeyes.runtime import Config
 from tests.daemon_helpers import tcp_config, tcp_probe
 from tests.exporter_helpers import samples
+from tests.prometheus_server import prometheus, wait_value
 
 
 @pytest.fixture(autouse=True)
@@ -84,7 +86,7 @@ async def test_daemon_probes_exports_records_and_restarts_without_double_countin
         assert time.monotonic() - t < 1.0 + 0.5 + 0.5
     finally:
         await d.stop()
-    engine = tables.make_engine(url)
+    engine = db.make_engine(url)
     try:
         first = [(t.camera_id, t.from_state, t.to_state) for t in fetch_transitions(engine)]
         assert sorted(first) == [("c0", "unknown", "up"), ("c1", "unknown", "up"), ("c1", "up", "down"),
@@ -156,3 +158,65 @@ def test_shards_split_by_area_and_cover_everything() -> None:
     for bad in ("0/3", "4/3", "x", "1/0"):
         with pytest.raises(UserError):
             Shard.parse(bad)
+
+
+async def test_prometheus_sees_a_camera_go_offline_within_one_interval(
+    tmp_path: Path, listeners: tuple[list[int], list[asyncio.Server]]
+) -> None:
+    ports, servers = listeners
+    d = Daemon(lambda: tcp_config(ports), DaemonOptions(db_url=f"sqlite:///{tmp_path / 'db.sqlite'}"))
+    port = await d.start()
+    try:
+        async with prometheus(tmp_path, [f"127.0.0.1:{port}"]) as prom:
+            assert await wait_value(prom, 'up{job="sharpeyes"}', 1) == 1
+            assert await wait_value(prom, "sum(sharpeyes_camera_up)", 2) == 2
+            online = 'sum(sharpeyes_cameras_online{scope="all",district="all"})'
+            assert await wait_value(prom, online + ' / sum(sharpeyes_cameras_in_service{scope="all",'
+                                    'district="all"})', 2 / 3) == 2 / 3  # fmt: skip
+            servers[0].close()
+            await servers[0].wait_closed()
+            t = time.monotonic()
+            # one interval (1 s) + the deadline (0.5 s) + one scrape (1 s) + query slack
+            assert await wait_value(prom, 'sharpeyes_camera_up{camera_id="c0"}', 0, timeout=4.0) == 0
+            assert time.monotonic() - t < 4.0
+            assert await wait_value(prom, "sharpeyes_last_sweep_success_timestamp_seconds > bool (time() - 5)", 1) == 1
+    finally:
+        await d.stop()
+
+
+async def test_storage_locked_by_another_process_keeps_probing_then_recovers(
+    tmp_path: Path, listeners: tuple[list[int], list[asyncio.Server]]
+) -> None:
+    """RELIABILITY D1/D3: a foreign write lock makes writes fail (short busy timeout here); probing goes on,
+    records wait in the buffer, errors are counted, readiness drops; when the lock goes, all is written."""
+    ports, servers = listeners
+    path = tmp_path / "db.sqlite"
+    opts = DaemonOptions(db_url=f"sqlite:///{path}", busy_timeout_ms=100, flush_interval_s=0.2)
+    d = Daemon(lambda: tcp_config(ports), opts)
+    port = await d.start()
+    base = f"http://127.0.0.1:{port}"
+    assert d.runtime is not None
+    rt = d.runtime
+    locker = sqlite3.connect(path, isolation_level=None)
+    try:
+        locker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        await until(lambda: _is(metric(base, "sharpeyes_camera_up", "c0"), 1))
+        await until(lambda: rt.store.counters.storage_errors > 0)
+        async with aiohttp.ClientSession() as s, s.get(f"{base}/-/ready") as r:
+            assert r.status == 503 and "database" in await r.text()
+        servers[0].close()  # the world keeps changing while storage is down
+        await until(lambda: _is(metric(base, "sharpeyes_camera_up", "c0"), 0))
+        assert rt.store.pending and rt.store.counters.dropped == 0
+        locker.execute("ROLLBACK")
+        await until(lambda: not rt.store.pending and rt.storage_ok)
+        async with aiohttp.ClientSession() as s, s.get(f"{base}/-/ready") as r:
+            assert r.status == 200
+    finally:
+        locker.close()
+        await d.stop()
+    engine = db.make_engine(opts.db_url)
+    try:
+        rows = [(t.camera_id, t.to_state) for t in fetch_transitions(engine, "c0")]
+    finally:
+        engine.dispose()
+    assert rows == [("c0", "up"), ("c0", "down")]

@@ -152,7 +152,7 @@ async def test_reload_swaps_atomically_and_a_bad_reload_keeps_the_old_config(
             assert "duplicate camera id" in (await r.json())["error"]
         assert rt.config is old and not rt.last_reload_ok
         async with s.get(f"{base}/metrics") as r:
-            assert b"sharpeyes_config_last_reload_successful 0.0" in await r.read()
+            assert samples(await r.text())[("sharpeyes_config_last_reload_successful", frozenset())] == 0
         smaller = Inventory(old.inventory.districts, old.inventory.areas, old.inventory.cameras[:1])
         hooks.next_config = Config(smaller, MODULES)
         async with s.post(f"{base}/-/reload") as r:
@@ -200,3 +200,14 @@ async def test_concurrent_scrapes_while_state_changes(served: tuple[str, Runtime
     finally:
         stop.set()
         await task
+
+
+async def test_cross_origin_post_is_refused(served: tuple[str, Runtime, Hooks]) -> None:
+    base, rt, _ = served
+    old = rt.config
+    async with aiohttp.ClientSession(headers=AUTH) as s:
+        async with s.post(f"{base}/-/reload", headers={"Origin": "http://evil.example"}) as r:
+            assert r.status == 403
+        assert rt.config is old
+        async with s.post(f"{base}/-/reload", headers={"Origin": base}) as r:
+            assert r.status == 200

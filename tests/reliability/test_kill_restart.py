@@ -15,8 +15,9 @@ from pathlib import Path
 
 import aiohttp
 
-from sharpeyes import _interim_tables as tables
-from sharpeyes.results import Transition, fetch_transitions
+from sharpeyes.registry import db
+from sharpeyes.registry.history import Transition
+from sharpeyes.results import fetch_transitions
 from tests.prometheus_server import free_port
 
 N_CAMERAS = 12
@@ -84,8 +85,8 @@ async def _wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
     raise AssertionError("daemon not ready in 20 s")
 
 
-def integrity(db: Path) -> str:
-    with contextlib.closing(sqlite3.connect(db)) as conn:
+def integrity(path: Path) -> str:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
         return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
 
 
@@ -100,8 +101,8 @@ def assert_chains(rows: list[Transition]) -> dict[str, str]:
 
 
 async def test_kill_9_then_restart_then_sigterm(tmp_path: Path) -> None:
-    db = tmp_path / "sharpeyes.db"
-    url = f"sqlite:///{db}"
+    db_path = tmp_path / "sharpeyes.db"
+    url = f"sqlite:///{db_path}"
     cams = Cameras([free_port() for _ in range(N_CAMERAS)])
     log = tmp_path / "daemon.log"
     try:
@@ -109,8 +110,8 @@ async def test_kill_9_then_restart_then_sigterm(tmp_path: Path) -> None:
             await cams.flap(rounds=5, period=0.7)
             proc.send_signal(signal.SIGKILL)  # mid-sweep: a sweep is always running at a 1 s interval
             proc.wait()
-        assert integrity(db) == "ok"
-        engine = tables.make_engine(url)
+        assert integrity(db_path) == "ok"
+        engine = db.make_engine(url)
         try:
             before = fetch_transitions(engine)
             assert len(before) > N_CAMERAS
@@ -122,7 +123,7 @@ async def test_kill_9_then_restart_then_sigterm(tmp_path: Path) -> None:
                 proc.send_signal(signal.SIGTERM)
                 assert proc.wait(timeout=15) == 0
                 assert time.monotonic() - t < 10
-            assert integrity(db) == "ok"
+            assert integrity(db_path) == "ok"
             after = fetch_transitions(engine)
         finally:
             engine.dispose()
