@@ -433,17 +433,25 @@ def overview() -> Json:
             panels.append(rate_stat(key, scope, scope_zh, scope_en))
     panels += [
         stat("在线率 / Online now", rate_expr("online", 'scope="all",district="$district"'), unit="percentunit",
-             description="In-service cameras up at their last liveness probe, both scopes."),
+             w=3, description="In-service cameras up at their last liveness probe, both scopes."),
+        stat("在线率（时段）/ Online over the range",
+             'sum(avg_over_time(sharpeyes_cameras_online{scope="all",district="$district"}[$__range])) / '
+             '(sum(avg_over_time(sharpeyes_cameras_in_service{scope="all",district="$district"}[$__range])) > 0)',
+             unit="percentunit", w=3,
+             description="Camera-seconds online over camera-seconds in service within the time range (counts are "
+                         "averaged over time, then divided: never an average of ratios). The audit's monthly "
+                         "figure comes from recorded transitions."),
         stat("图像合格率 / Image quality", rate_expr("image_quality", 'scope="all",district="$district"'),
-             unit="percentunit", description="Frame-checked cameras with no picture fault, both scopes."),
+             unit="percentunit", w=3, description="Frame-checked cameras with no picture fault, both scopes."),
         stat("离线摄像机 / Cameras offline now",
-             'sum(sharpeyes_cameras{state="offline",scope="all",district="$district"})',
+             'sum(sharpeyes_cameras{state="offline",scope="all",district="$district"})', w=3,
              steps=[{"color": "green", "value": None}, {"color": "red", "value": 1}]),
         stat("未覆盖区域 / Areas uncovered", 'sum(sharpeyes_areas{state="uncovered",scope="all",district="$district"})',
-             steps=[{"color": "green", "value": None}, {"color": "red", "value": 1}]),
-        stat("在役摄像机 / Cameras in service", 'sum(sharpeyes_cameras_in_service{scope="all",district="$district"})'),
+             w=3, steps=[{"color": "green", "value": None}, {"color": "red", "value": 1}]),
+        stat("在役摄像机 / Cameras in service", 'sum(sharpeyes_cameras_in_service{scope="all",district="$district"})',
+             w=3),
         stat("巡检新鲜度 / Last sweep age", "time() - min by (module) (sharpeyes_last_sweep_success_timestamp_seconds)",
-             unit="s", legend="{{module}}",
+             unit="s", legend="{{module}}", w=6,
              description="Seconds since each module's last complete sweep (the stalest instance or shard): "
                          "every value here is that old at most.",
              steps=[{"color": "green", "value": None}, {"color": "orange", "value": 900}]),
