@@ -694,10 +694,20 @@ def build() -> dict[str, str]:
 
 
 def main(argv: Sequence[str] = ()) -> int:
+    """Write every dashboard; with ``--check`` write nothing and exit 1 if a committed file is out of date."""
+    check = "--check" in argv
+    stale = []
     for name, text in build().items():
-        (OUT / name).write_text(text, encoding="utf-8")
-        print(f"wrote {OUT / name}")
-    return 0
+        path = OUT / name
+        if check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(name)
+            continue
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
+    for name in stale:
+        print(f"out of date: dashboards/{name} (run: python dashboards/generate.py)", file=sys.stderr)
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

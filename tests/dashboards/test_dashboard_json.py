@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -134,3 +135,13 @@ def test_data_links_open_existing_dashboards_with_their_variables(boards: dict[s
                 continue
             key = param.split("=", 1)[0]
             assert key.startswith("var-") and key[4:] in wanted, (name, url, key)
+
+
+def test_generator_check_mode_reports_a_stale_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gen = generator()
+    assert gen.main(["--check"]) == 0
+    monkeypatch.setattr(gen, "OUT", tmp_path)
+    assert gen.main(["--check"]) == 1  # nothing written there yet
+    assert gen.main([]) == 0 and gen.main(["--check"]) == 0
+    (tmp_path / "overview.json").write_text("{}")
+    assert gen.main(["--check"]) == 1
