@@ -1,9 +1,9 @@
 """``sharpeyes probe TARGET --module NAME``: run one probe now and print its result.
 
 TARGET is an ``rtsp://``/``rtsps://`` URL (or ``http(s)://`` for ONVIF modules) without credentials; the user
-comes from ``--user`` and the password from the environment variable named by ``--password-env``. Registry
-camera ids are resolved by :func:`target_from_registry` (the hook for the registry). Exit status: 0 when the
-probe is ok, 1 when the camera failed, 2 for usage or internal errors.
+comes from ``--user`` and the password from the environment variable named by ``--password-env``. A registry
+camera id is looked up in the database (``--db``) and its password reference resolved. Exit status: 0 when
+the probe is ok, 1 when the camera failed, 2 for usage or internal errors.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from urllib.parse import urlsplit
 
 import click
 
+from sharpeyes.cli_registry import db_option
 from sharpeyes.errors import UserError
+from sharpeyes.logsafe import register_secret
 from sharpeyes.probe_modules import find_module
 from sharpeyes.probers.base import Deadline, ProbeResult, ProbeTarget, Reason, run_probe
 from sharpeyes.redact import Secret, redact_text
@@ -31,11 +33,21 @@ log = logging.getLogger(__name__)
 EXIT_OK, EXIT_CAMERA, EXIT_INTERNAL = 0, 1, 2
 
 
-def target_from_registry(camera_id: str) -> ProbeTarget:
-    """Hook: the target of registered camera ``camera_id``. Not wired yet: when the registry store lands, load
-    the camera's :class:`~sharpeyes.registry.inventory.Camera`, resolve its ``password_env``/``password_file``
-    into a :class:`Secret` and return ``camera.target(password)``; an unknown id stays a :class:`UserError`."""
-    raise UserError(f"camera id {camera_id!r}: registry targets are not available yet; give an rtsp:// or http:// URL")
+def target_from_registry(camera_id: str, db_url: str) -> ProbeTarget:
+    """The target of registered camera ``camera_id``, with its password resolved from its reference."""
+    from sharpeyes.cli_registry import database
+    from sharpeyes.registry.credentials import CredentialError, resolve_password
+    from sharpeyes.registry.store import load_inventory
+
+    with database(db_url) as engine:
+        inventory = load_inventory(engine)
+    camera = inventory.camera_by_id().get(camera_id.strip())
+    if camera is None:
+        raise UserError(f"camera id {camera_id!r} is not in the registry; give a registered id or a URL")
+    try:
+        return camera.target(resolve_password(camera))
+    except CredentialError as exc:
+        raise UserError(str(exc)) from None
 
 
 def target_from_url(
@@ -74,6 +86,7 @@ def _password(var: str | None) -> Secret | None:
     value = os.environ.get(var)
     if value is None:
         raise UserError(f"--password-env {var}: environment variable is not set")
+    register_secret(value)
     return Secret(value)
 
 
@@ -118,15 +131,22 @@ def exit_code(result: ProbeResult) -> int:
     show_default=True,
     help="Directory of probe module files.",
 )
+@db_option
 def probe(
-    target: str, module_name: str, fmt: str, user: str | None, password_env: str | None, modules_dir: Path
+    target: str,
+    module_name: str,
+    fmt: str,
+    user: str | None,
+    password_env: str | None,
+    modules_dir: Path,
+    db_url: str,
 ) -> None:
     """Probe TARGET (a URL without credentials, or a camera id) once with module NAME."""
     module = find_module(modules_dir, module_name)
     prober = _load_prober(module)
     password = _password(password_env)
     is_url = "://" in target
-    probe_target = target_from_url(target, user, password, prober) if is_url else target_from_registry(target)
+    probe_target = target_from_url(target, user, password, prober) if is_url else target_from_registry(target, db_url)
     result = asyncio.run(run_probe(probe_target, module, deadline=Deadline(module.timeout_s)))
     payload = json.dumps(result.to_json(), ensure_ascii=False)
     log.debug("probe result: %s", payload)
