@@ -21,9 +21,9 @@ from urllib.parse import urlsplit
 import click
 
 from sharpeyes.cli_registry import db_option
+from sharpeyes.config import find_probe_module as find_module
 from sharpeyes.errors import UserError
 from sharpeyes.logsafe import register_secret
-from sharpeyes.probe_modules import find_module
 from sharpeyes.probers.base import Deadline, ProbeResult, ProbeTarget, Reason, run_probe
 from sharpeyes.redact import Secret, redact_text
 from sharpeyes.settings import ProbeModule

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import av
 import pytest
 
-from sharpeyes.probe_modules import find_module
+from sharpeyes.config import find_probe_module as find_module
 from sharpeyes.probers.backoff import AuthBackoff
 from sharpeyes.probers.base import AuthPolicy, Deadline, ProbeTarget, Reason, run_probe
 from sharpeyes.probers.rtsp import probe_with_backoff
