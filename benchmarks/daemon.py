@@ -20,12 +20,14 @@ import hashlib
 import resource
 import statistics
 import time
+from collections.abc import Callable
 
 import aiohttp
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 from sharpeyes.exporter.app import ApiOptions, make_app, serve
 from sharpeyes.exporter.collector import SharpeyesCollector
+from sharpeyes.exporter.exposition import render
 from sharpeyes.probers.base import PROBERS, Deadline, ProbeResult, ProbeTarget, Reason, ResultBuilder
 from sharpeyes.registry.inventory import Area, Camera, District, DistrictLevel, Inventory, Scope
 from sharpeyes.results import ResultStore
@@ -76,6 +78,12 @@ async def loop_stall_during(coro_factory: object, period: float = 0.005) -> tupl
     return took, worst
 
 
+def _cpu(fn: Callable[[], object]) -> float:
+    t = time.process_time()
+    fn()
+    return time.process_time() - t
+
+
 def baseline_registry(n: int) -> CollectorRegistry:
     """prometheus-client's ordinary path: the same number of per-camera series as plain Gauges."""
     reg = CollectorRegistry()
@@ -122,18 +130,24 @@ async def main(n: int, interval: float) -> None:
     reg.register(SharpeyesCollector(rt))
 
     async def inline() -> None:
-        generate_latest(reg)
+        render(reg)
 
     inline_runs = [await loop_stall_during(inline) for _ in range(3)]
     base = baseline_registry(n)
     t = time.perf_counter()
     generate_latest(base)
     base_s = time.perf_counter() - t
+    cpu_ours = min(_cpu(lambda: render(reg)) for _ in range(3))
+    cpu_client = min(_cpu(lambda: generate_latest(reg)) for _ in range(3))
+    cpu_base = min(_cpu(lambda: generate_latest(base)) for _ in range(3))
     scrape_s = min(x[0] for x in threaded)
     stall_thread = min(x[1] for x in threaded)
     stall_inline = min(x[1] for x in inline_runs)
     print(f"/metrics scrape (HTTP, worker thread): {scrape_s:.2f} s; longest loop stall {stall_thread * 1000:.0f} ms")
     print(f"baseline: prometheus-client Gauges, {4 * n} series: {base_s:.2f} s -> ratio {scrape_s / base_s:.2f}")
+    print(f"CPU per scrape (steadier under load): ours {cpu_ours:.2f} s; the same families through "
+          f"prometheus-client's generate_latest {cpu_client:.2f} s (ratio {cpu_ours / cpu_client:.2f}); "
+          f"plain Gauges baseline {cpu_base:.2f} s (ratio {cpu_ours / cpu_base:.2f})")  # fmt: skip
     print(f"rendering on the loop instead: stall {stall_inline * 1000:.0f} ms -> "
           f"thread/loop stall ratio {stall_thread / stall_inline:.3f}")  # fmt: skip
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -13,6 +13,7 @@ runs under ``run_probe`` with its module's total deadline on the monotonic clock
 Completeness (RELIABILITY.md L1): every scheduled (camera, module, slot) ends in exactly one outcome, counted
 in :class:`~sharpeyes.runtime.SweepStats`: ``ok``, ``failure`` or ``skipped`` with a reason —
 
+- ``backoff``: the prober answered ``locked_out_backoff`` without touching the camera (repeated auth failures);
 - ``late``: it could not start before its sweep's start-by time (limits saturated; it would overrun);
 - ``overrun``: the whole sweep was not started because the previous one was still running;
 - ``missed``: sweeps that should have run while the process was paused or the loop stalled;
@@ -34,7 +35,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from sharpeyes.probers.base import Deadline, ProbeResult, ProbeTarget, run_probe
+from sharpeyes.probers.base import Deadline, ProbeResult, ProbeTarget, Reason, run_probe
 from sharpeyes.registry.inventory import Camera
 from sharpeyes.runtime import Runtime, SweepStats
 from sharpeyes.settings import ProbeModule
@@ -281,6 +282,8 @@ class Scheduler:
             self._global.release()
             host_lock.release()
         self.runtime.store.record(result)
+        if result.reason is Reason.LOCKED_OUT_BACKOFF:
+            return "backoff"  # the prober did not touch the camera (repeated auth failures): a skip
         return "ok" if result.ok else "failure"
 
     async def _probe_tracked(self, cam: Camera, module: ProbeModule) -> ProbeResult:
