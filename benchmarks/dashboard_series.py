@@ -1,9 +1,10 @@
 """What the dashboards' extra series cost a /metrics render at city scale.
 
-The per-area series (covered, healthy and required cameras, area info) and the per-camera failing-module
-series were added for the dashboards and alerts. This renders ``/metrics`` (prometheus-client's
-``generate_latest`` over :class:`SharpeyesCollector`) for a city of N cameras, one in 20 down, with and
-without the per-area series (the baseline, in the same run, patches them out), and prints samples and time.
+The per-area series (covered, healthy cameras, area info) and the per-camera failing-module series were
+added for the dashboards and alerts. This renders ``/metrics`` with the exporter's own writer
+(:func:`sharpeyes.exporter.exposition.render` over :class:`SharpeyesCollector`) for a city of N cameras, one
+in 20 down, with and without the per-area series (the baseline, in the same run, patches them out), and
+prints samples and time.
 
     .venv/bin/python -m benchmarks.dashboard_series --cameras 20000
 """
@@ -15,11 +16,12 @@ import statistics
 import time
 from unittest import mock
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
 from benchmarks.daemon import city
 from sharpeyes.exporter import collector as collector_module
 from sharpeyes.exporter.collector import SharpeyesCollector
+from sharpeyes.exporter.exposition import render
 from sharpeyes.probers.base import Phase, ProbeResult, Reason
 from sharpeyes.results import ResultStore
 from sharpeyes.runtime import Config, Runtime
@@ -41,7 +43,7 @@ def render_once(rt: Runtime) -> tuple[float, int]:
     reg = CollectorRegistry(auto_describe=False)
     reg.register(SharpeyesCollector(rt))
     start = time.perf_counter()
-    body = generate_latest(reg)
+    body = render(reg)
     elapsed = time.perf_counter() - start
     return elapsed, sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
 
