@@ -598,7 +598,8 @@ def frame_health() -> Json:
                            "A", "unchecked")], w=12,
                    description="Counted healthy while up (rates.py: unchecked_is_healthy); this shows how many."),
         table("最差摄像机 / Worst cameras in $district over the range (top $topn)", [
-            target(f"topk($topn, sum by (camera_id, area_id, district) (count_over_time(({faults})[$__range:])))",
+            target("topk($topn, sum by (camera_id) (count_over_time(sharpeyes_camera_fault[$__range])) "
+                   f"* on (camera_id) group_left (area_id, district) {cameras_in_district(IN_SCOPE)})",
                    "A", instant=True, table=True),
         ], w=12, rename={"Value": "故障样本 fault samples"},
             description="Cameras with the most fault samples (codes × scrapes) over the dashboard's time range."),
