@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.dashboards.boards import DASHBOARDS, Json, committed, generator, panels, queries, substitute, variables
 
@@ -145,3 +146,16 @@ def test_generator_check_mode_reports_a_stale_file(tmp_path: Path, monkeypatch: 
     assert gen.main([]) == 0 and gen.main(["--check"]) == 0
     (tmp_path / "overview.json").write_text("{}")
     assert gen.main(["--check"]) == 1
+
+
+def test_provisioning_files() -> None:
+    prov = DASHBOARDS / "provisioning"
+    ds = yaml.safe_load((prov / "datasources" / "sharpeyes.yml").read_text())
+    assert ds["apiVersion"] == 1
+    [source] = ds["datasources"]
+    assert source["type"] == "prometheus" and source["url"].startswith("http")
+    assert "uid" not in source  # the dashboards find it through their datasource variable, not a uid
+    boards = yaml.safe_load((prov / "dashboards" / "sharpeyes.yml").read_text())
+    assert boards["apiVersion"] == 1
+    [provider] = boards["providers"]
+    assert provider["type"] == "file" and provider["options"]["path"].startswith("/")
