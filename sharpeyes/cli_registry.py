@@ -138,14 +138,15 @@ def list_command(db_url: str, fmt: str) -> None:
     help="For csv: a folder (districts.csv, areas.csv, cameras.csv). For yaml/json: a file. Default: stdout.",
 )
 @click.option("--kind", type=click.Choice(KINDS), help="csv only: write just this kind to --out or stdout.")
-def export_command(db_url: str, fmt: str, out: Path | None, kind: str | None) -> None:
+@click.option("--bom", is_flag=True, help="csv files only: start with a UTF-8 BOM (for Excel).")
+def export_command(db_url: str, fmt: str, out: Path | None, kind: str | None, bom: bool) -> None:
     """Write the registry as CSV, YAML or JSON (the same formats import reads)."""
     with database(db_url) as engine:
         inventory = load_inventory(engine)
     if fmt == "csv" and kind is None:
         if out is None:
             raise UserError("export --format csv: give --out FOLDER (three files), or --kind KIND for one")
-        for path in write_csv_dir(inventory, out):
+        for path in write_csv_dir(inventory, out, bom=bom):
             click.echo(f"wrote {path}")
         return
     if kind is not None and fmt != "csv":
@@ -154,7 +155,7 @@ def export_command(db_url: str, fmt: str, out: Path | None, kind: str | None) ->
     if out is None:
         click.echo(text, nl=False)
     else:
-        out.write_text(text, encoding="utf-8")
+        out.write_text(text, encoding="utf-8-sig" if bom and fmt == "csv" else "utf-8")
         click.echo(f"wrote {out}")
 
 
