@@ -41,3 +41,8 @@ def main(ctx: click.Context, verbose: bool) -> None:
 def version() -> None:
     """Print the version."""
     click.echo(f"sharpeyes {__version__}")
+
+
+from sharpeyes.cli_sim import sim as _sim  # noqa: E402
+
+main.add_command(_sim)
