@@ -42,7 +42,8 @@ def _demo_paths(directory: Path) -> list[Path]:
 @click.option("--registry", "registry", multiple=True, type=click.Path(path_type=Path), help="Registry file(s).")
 @click.option("--demo", is_flag=True, help="Serve the demo city (config/demo) with a seeded fault mix.")
 @click.option("--demo-dir", type=click.Path(path_type=Path), default=Path("config/demo"), show_default=True)
-@click.option("--synthetic", type=click.IntRange(1, 65000), help="Serve N cameras at the demo addresses.")
+@click.option("--synthetic", type=click.IntRange(1, 60000), help="Serve N cameras at the demo addresses.")
+@click.option("--synthetic-first", type=click.IntRange(0, 64000), default=0, hidden=True)
 @click.option("--faults", "faults_file", type=click.Path(path_type=Path), help="Sim config YAML (faults).")
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the demo fault mix.")
 @click.option("--fault-share", type=click.FloatRange(0, 1), default=0.10, show_default=True)
@@ -56,6 +57,7 @@ def sim(
     demo: bool,
     demo_dir: Path,
     synthetic: int | None,
+    synthetic_first: int,
     faults_file: Path | None,
     seed: int,
     fault_share: float,
@@ -76,7 +78,7 @@ def sim(
     except ValueError as exc:
         raise UserError(str(exc)) from None
     if synthetic:
-        inventory = synthetic_inventory(synthetic)
+        inventory = synthetic_inventory(synthetic, first=synthetic_first)
     else:
         inventory = _read_registry(_demo_paths(demo_dir) if demo else list(registry))
     config = load_sim_config(faults_file) if faults_file else SimConfig()

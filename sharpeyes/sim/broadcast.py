@@ -63,12 +63,15 @@ class Broadcaster:
 
     def add(self, viewer: Viewer, *, at_once: bool = False) -> None:
         """Start sending to ``viewer`` from the next keyframe, or (``at_once``) from the clip's start now."""
+        idle = self._task is None or self._task.done()
+        if idle:  # resume the shared timeline where the clock is now, without a catch-up burst
+            self._next = self._frame_at(time.monotonic()) + 1
         if at_once:
             n = len(self.clip.units)
             viewer.offset = (-self.next_frame()) % n
             viewer.waiting = False
         self.viewers.add(viewer)
-        if self._task is None or self._task.done():
+        if idle:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     def remove(self, viewer: Viewer) -> None:

@@ -203,7 +203,7 @@ class Fleet:
     broadcasters: dict[ClipSpec, Broadcaster] = field(default_factory=dict)
     rtsp_servers: dict[str, asyncio.Server] = field(default_factory=dict)
     http: HttpFront = field(default_factory=HttpFront)
-    _clip_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _loading: dict[ClipSpec, asyncio.Task[Broadcaster]] = field(default_factory=dict)
 
     async def start(self) -> None:
         """Build the cameras, encode (or read cached) clips, and open every listener."""
@@ -231,12 +231,16 @@ class Fleet:
             await broadcaster.close()
 
     async def _broadcaster(self, spec: ClipSpec) -> Broadcaster:
-        async with self._clip_lock:
-            found = self.broadcasters.get(spec)
-            if found is None:
-                clip = await asyncio.to_thread(load_clip, spec, self.media.cache_dir)
-                found = self.broadcasters[spec] = Broadcaster(packetize(clip))
-            return found
+        """The broadcaster of ``spec``'s clip; clips load concurrently, each only once."""
+        task = self._loading.get(spec)
+        if task is None:
+            task = self._loading[spec] = asyncio.create_task(self._load(spec))
+        return await task
+
+    async def _load(self, spec: ClipSpec) -> Broadcaster:
+        clip = await asyncio.to_thread(load_clip, spec, self.media.cache_dir)
+        broadcaster = self.broadcasters[spec] = Broadcaster(packetize(clip))
+        return broadcaster
 
     async def _open(self, sim: SimCamera) -> None:
         if sim.rtsp is not None and sim.id not in self.rtsp_servers:

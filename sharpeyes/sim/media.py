@@ -22,7 +22,7 @@ import numpy as np
 
 from sharpeyes.probers.base import FaultCode
 
-_FORMAT_VERSION = 3
+_FORMAT_VERSION = 4
 SIZES: dict[str, tuple[int, int]] = {
     "180p": (320, 180),
     "360p": (640, 360),
@@ -147,7 +147,7 @@ def _encode(spec: ClipSpec) -> tuple[list[AccessUnit], bytes]:
     codec.pix_fmt = "yuv420p"
     codec.time_base = Fraction(1, spec.fps)
     codec.framerate = Fraction(spec.fps, 1)
-    codec.options = {
+    options = {
         "profile": spec.profile,
         "preset": "veryfast",
         "tune": "zerolatency",
@@ -156,8 +156,15 @@ def _encode(spec: ClipSpec) -> tuple[list[AccessUnit], bytes]:
         "sc_threshold": "0",
         "bf": "0",
         "crf": "26",
-        "x264-params": f"repeat-headers=1:keyint={spec.gop}:min-keyint={spec.gop}:scenecut=0:aud=0",
     }
+    x264 = f"repeat-headers=1:keyint={spec.gop}:min-keyint={spec.gop}:scenecut=0:aud=0"
+    if spec.fault is FaultCode.FROZEN:
+        # identical pictures must decode identically: P-frames at QP 51 carry no residual (all skip), and the
+        # I-frames (QP 51 / ipratio 20 ≈ 25) are bit-identical at every GOP
+        del options["crf"]
+        options["qp"] = "51"
+        x264 += ":ipratio=20"
+    codec.options = {**options, "x264-params": x264}
     units: list[AccessUnit] = []
     jpeg = b""
     frames = scene_frames(
