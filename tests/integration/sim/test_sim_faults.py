@@ -172,3 +172,19 @@ def test_lockout_refuses_even_the_right_password_for_a_while(sim_site: SimSite) 
         assert client.request("DESCRIBE", url, auth=CREDS)[0] == "RTSP/1.0 200 OK"
     finally:
         client.close()
+
+
+async def test_http_side_of_network_faults(sim_site: SimSite) -> None:
+    timeout = aiohttp.ClientTimeout(total=1.0)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        with pytest.raises(TimeoutError):
+            async with session.get(f"{sim_site.http_base('net-blackhole')}/snapshot.jpg"):
+                pass
+        with pytest.raises(aiohttp.ClientConnectionError):
+            async with session.get(f"{sim_site.http_base('net-reset')}/snapshot.jpg"):
+                pass
+    async with aiohttp.ClientSession() as session:
+        started = time.monotonic()
+        async with session.get(f"{sim_site.http_base('net-slow')}/snapshot.jpg") as response:
+            assert response.status == 401
+        assert time.monotonic() - started >= 0.9
