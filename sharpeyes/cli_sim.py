@@ -44,6 +44,7 @@ def _demo_paths(directory: Path) -> list[Path]:
 @click.option("--demo-dir", type=click.Path(path_type=Path), default=Path("config/demo"), show_default=True)
 @click.option("--synthetic", type=click.IntRange(1, 60000), help="Serve N cameras at the demo addresses.")
 @click.option("--synthetic-first", type=click.IntRange(0, 64000), default=0, hidden=True)
+@click.option("--synthetic-rtsp-only", is_flag=True, hidden=True)
 @click.option("--faults", "faults_file", type=click.Path(path_type=Path), help="Sim config YAML (faults).")
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the demo fault mix.")
 @click.option("--fault-share", type=click.FloatRange(0, 1), default=0.10, show_default=True)
@@ -58,6 +59,7 @@ def sim(
     demo_dir: Path,
     synthetic: int | None,
     synthetic_first: int,
+    synthetic_rtsp_only: bool,
     faults_file: Path | None,
     seed: int,
     fault_share: float,
@@ -78,7 +80,7 @@ def sim(
     except ValueError as exc:
         raise UserError(str(exc)) from None
     if synthetic:
-        inventory = synthetic_inventory(synthetic, first=synthetic_first)
+        inventory = synthetic_inventory(synthetic, first=synthetic_first, rtsp_only=synthetic_rtsp_only)
     else:
         inventory = _read_registry(_demo_paths(demo_dir) if demo else list(registry))
     config = load_sim_config(faults_file) if faults_file else SimConfig()
@@ -93,7 +95,7 @@ async def _serve(fleet: Fleet, truth: Path | None, control_port: int) -> None:
     from sharpeyes.sim.control import serve_control
     from sharpeyes.sim.fleet import raise_nofile
 
-    raise_nofile(len(fleet.inventory.cameras) * 3 + 256)
+    raise_nofile(len(fleet.inventory.cameras) * 2 + 1024)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 DEMO_PASSWORD_ENV = "SHARPEYES_DEMO_PASSWORD"  # noqa: S105 (a variable name)
 DEMO_PASSWORD_DEFAULT = "demo-pass"  # noqa: S105 (the documented demo password)
 _OPEN_BATCH = 256
+FD_HEADROOM = 512  # open files kept free for client connections, clip files, the control API
 
 
 class CameraSettings(BaseModel):
@@ -210,6 +211,7 @@ class Fleet:
         for camera in self.inventory.cameras:
             if camera.in_service and camera.id not in self.cameras:
                 self.cameras[camera.id] = build_camera(camera, self.config)
+        self._check_fd_budget()
         specs = {self.media.spec(c.scene, c.fault) for c in self.cameras.values()}
         await asyncio.gather(*(self._broadcaster(spec) for spec in specs))
         for sim in self.cameras.values():
@@ -218,6 +220,24 @@ class Fleet:
         online = [c for c in self.cameras.values() if not c.has(SimFault.OFFLINE)]
         for i in range(0, len(online), _OPEN_BATCH):
             await asyncio.gather(*(self._open(c) for c in online[i : i + _OPEN_BATCH]))
+
+    def listeners_needed(self) -> int:
+        """Listening sockets for every camera: one per RTSP endpoint and one per distinct HTTP host:port."""
+        http = {key for c in self.cameras.values() for key in self.http.endpoints(c)}
+        return sum(1 for c in self.cameras.values() if c.rtsp is not None) + len(http)
+
+    def _check_fd_budget(self) -> None:
+        """Fail clearly when the open-file limit cannot hold every listener (asyncio would skip them silently)."""
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        needed = self.listeners_needed() + FD_HEADROOM
+        if needed > soft:
+            raise UserError(
+                f"{len(self.cameras)} cameras need {needed} open files ({self.listeners_needed()} listeners + "
+                f"{FD_HEADROOM} for connections) but this process may open {soft} (hard limit {hard}); "
+                "raise the limit (ulimit -n) or serve fewer cameras"
+            )
 
     async def stop(self) -> None:
         """Close every listener and connection."""
@@ -245,9 +265,12 @@ class Fleet:
     async def _open(self, sim: SimCamera) -> None:
         if sim.rtsp is not None and sim.id not in self.rtsp_servers:
             try:
-                self.rtsp_servers[sim.id] = await serve_rtsp(sim)
+                server = await serve_rtsp(sim)
             except OSError as exc:
                 raise UserError(f"camera {sim.id}: cannot listen at {sim.rtsp.host}:{sim.rtsp.port}: {exc}") from None
+            if not server.sockets:  # asyncio skips sockets it could not create (e.g. out of file descriptors)
+                raise UserError(f"camera {sim.id}: cannot listen at {sim.rtsp.host}:{sim.rtsp.port}")
+            self.rtsp_servers[sim.id] = server
         try:
             await self.http.open(sim)
         except OSError as exc:
@@ -296,7 +319,9 @@ def demo_host(index: int) -> str:
     return f"127.20.{index // 250}.{index % 250 + 1}"
 
 
-def synthetic_inventory(count: int, *, first: int = 0, tags: tuple[str, ...] = ()) -> Inventory:
+def synthetic_inventory(
+    count: int, *, first: int = 0, tags: tuple[str, ...] = (), rtsp_only: bool = False
+) -> Inventory:
     """``count`` cameras at the demo addresses (for tests and benchmarks when no registry file is at hand)."""
     cameras = []
     for i in range(first, first + count):
@@ -308,8 +333,8 @@ def synthetic_inventory(count: int, *, first: int = 0, tags: tuple[str, ...] = (
                 area="SIM-AREA",
                 host=host,
                 rtsp_url=f"rtsp://{host}:8554/Streaming/Channels/101",
-                onvif_url=f"http://{host}:8080/onvif/device_service",
-                snapshot_url=f"http://{host}:8080/snapshot.jpg",
+                onvif_url=None if rtsp_only else f"http://{host}:8080/onvif/device_service",
+                snapshot_url=None if rtsp_only else f"http://{host}:8080/snapshot.jpg",
                 username="admin",
                 password_env=DEMO_PASSWORD_ENV,
                 tags=tags,
