@@ -22,12 +22,9 @@ DEMO_FILES = ("districts.csv", "areas.csv", "cameras.csv")
 
 
 def _read_registry(paths: list[Path]) -> Inventory:
-    try:
-        from sharpeyes.registry.io import read_inventory  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        raise UserError("reading registry files needs sharpeyes.registry.io (not in this build)") from None
-    inventory: Inventory = read_inventory(paths)
-    return inventory
+    from sharpeyes.registry.io import read_inventory
+
+    return read_inventory(paths)
 
 
 def _demo_paths(directory: Path) -> list[Path]:
@@ -50,7 +47,12 @@ def _demo_paths(directory: Path) -> list[Path]:
 @click.option("--fault-share", type=click.FloatRange(0, 1), default=0.10, show_default=True)
 @click.option("--truth", type=click.Path(path_type=Path), help="Write the fault assignment (JSON) here.")
 @click.option("--control-port", type=click.IntRange(0, 65535), default=8999, show_default=True, help="0: off.")
-@click.option("--size", default="720p", show_default=True, help="180p, 360p, 720p, 1080p or WxH.")
+@click.option(
+    "--size",
+    default="auto",
+    show_default=True,
+    help="auto (each camera's registry resolution, else 720p), or 180p, 360p, 720p, 1080p, WxH for all.",
+)
 @click.option("--profile", type=click.Choice(["baseline", "main"]), default="main", show_default=True)
 @click.option("--cache-dir", type=click.Path(path_type=Path), help="Encoded clip cache.")
 def sim(
@@ -76,7 +78,7 @@ def sim(
     if sum(bool(x) for x in (registry, demo, synthetic)) != 1:
         raise UserError("give exactly one of --registry FILE…, --demo, --synthetic N")
     try:
-        width, height = parse_size(size)
+        width, height = parse_size("720p" if size == "auto" else size)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     if synthetic:
@@ -85,9 +87,11 @@ def sim(
         inventory = _read_registry(_demo_paths(demo_dir) if demo else list(registry))
     config = load_sim_config(faults_file) if faults_file else SimConfig()
     if demo or (synthetic and not faults_file):
-        mix = demo_faults((c.id for c in inventory.cameras), seed=seed, share=fault_share)
+        mix = demo_faults((c.id for c in inventory.cameras if c.in_service), seed=seed, share=fault_share)
         config = SimConfig.model_validate({"defaults": config.defaults.model_dump(), "cameras": mix})
-    media = MediaOptions(width=width, height=height, profile=profile, cache_dir=cache_dir)
+    media = MediaOptions(
+        width=width, height=height, profile=profile, cache_dir=cache_dir, registry_sizes=size == "auto"
+    )
     asyncio.run(_serve(Fleet(inventory, media, config), truth, control_port))
 
 

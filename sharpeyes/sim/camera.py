@@ -45,6 +45,7 @@ class SimCamera:
     fault: Fault | None = None
     start_on_keyframe: bool = False
     scene: str = "rocket"
+    size: tuple[int, int] | None = None  # the registry's expected frame size
     broadcaster: Broadcaster | None = None
     lockout: Lockout | None = None
     ssrc: int = field(default_factory=lambda: secrets.randbits(32))

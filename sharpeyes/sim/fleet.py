@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import multiprocessing
 import os
 import random
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from sharpeyes.sim.auth import AuthMode, Credentials
 from sharpeyes.sim.broadcast import Broadcaster
 from sharpeyes.sim.camera import Endpoint, SimCamera
 from sharpeyes.sim.faults import CATALOGUE, Fault, SimFault, fault_from_tags, parse_fault
-from sharpeyes.sim.media import ClipSpec, load_clip
+from sharpeyes.sim.media import ClipSpec, clip_path, ensure_cached, load_clip
 from sharpeyes.sim.picture import SCENES
 from sharpeyes.sim.rtp import packetize
 from sharpeyes.sim.rtsp import serve_rtsp
@@ -102,13 +104,15 @@ class MediaOptions:
     seconds: int = 4
     profile: str = "main"
     cache_dir: Path | None = None
+    registry_sizes: bool = False  # serve each camera at its registry's expected size when it has one
 
-    def spec(self, scene: str, fault: Fault | None) -> ClipSpec:
+    def spec(self, scene: str, fault: Fault | None, size: tuple[int, int] | None = None) -> ClipSpec:
         picture = fault.picture if fault else None
         strength = fault.number(0, 1.0) if fault and picture else 1.0
+        width, height = size if size and self.registry_sizes else (self.width, self.height)
         return ClipSpec(
-            width=self.width,
-            height=self.height,
+            width=width,
+            height=height,
             fps=self.fps,
             gop=self.gop,
             seconds=self.seconds,
@@ -157,6 +161,14 @@ def _tag(tags: tuple[str, ...], key: str) -> str | None:
     return None
 
 
+def _size(camera: Camera) -> tuple[int, int] | None:
+    """The registry's expected frame size, when it is one H.264 4:2:0 can carry."""
+    w, h = camera.expected_width, camera.expected_height
+    if w and h and w % 2 == 0 and h % 2 == 0 and 16 <= w <= 4096 and 16 <= h <= 4096:
+        return w, h
+    return None
+
+
 def build_camera(camera: Camera, config: SimConfig) -> SimCamera:
     """The simulated counterpart of one registry camera, with its configured fault."""
     own = config.cameras.get(camera.id, CameraSettings())
@@ -178,6 +190,7 @@ def build_camera(camera: Camera, config: SimConfig) -> SimCamera:
             own.start_on_keyframe if own.start_on_keyframe is not None else defaults.start_on_keyframe
         ),
         scene=own.scene or defaults.scene or _tag(camera.tags, "sim.scene") or "rocket",
+        size=_size(camera),
     )
     sim.set_fault(fault)
     return sim
@@ -212,14 +225,18 @@ class Fleet:
             if camera.in_service and camera.id not in self.cameras:
                 self.cameras[camera.id] = build_camera(camera, self.config)
         self._check_fd_budget()
-        specs = {self.media.spec(c.scene, c.fault) for c in self.cameras.values()}
+        specs = {self._spec(c, c.fault) for c in self.cameras.values()}
+        await self._encode_missing(specs)
         await asyncio.gather(*(self._broadcaster(spec) for spec in specs))
         for sim in self.cameras.values():
-            sim.broadcaster = self.broadcasters[self.media.spec(sim.scene, sim.fault)]
+            sim.broadcaster = self.broadcasters[self._spec(sim, sim.fault)]
         await self.http.start()
         online = [c for c in self.cameras.values() if not c.has(SimFault.OFFLINE)]
         for i in range(0, len(online), _OPEN_BATCH):
             await asyncio.gather(*(self._open(c) for c in online[i : i + _OPEN_BATCH]))
+
+    def _spec(self, sim: SimCamera, fault: Fault | None) -> ClipSpec:
+        return self.media.spec(sim.scene, fault, sim.size)
 
     def listeners_needed(self) -> int:
         """Listening sockets for every camera: one per RTSP endpoint and one per distinct HTTP host:port."""
@@ -257,6 +274,17 @@ class Fleet:
             task = self._loading[spec] = asyncio.create_task(self._load(spec))
         return await task
 
+    async def _encode_missing(self, specs: set[ClipSpec]) -> None:
+        """Encode clips missing from the cache in worker processes, one per core (rendering holds the GIL)."""
+        missing = [s for s in specs if not clip_path(s, self.media.cache_dir).exists()]
+        if len(missing) < 2:
+            return
+        log.info("encoding %d clips (cached for the next start)", len(missing))
+        workers = min(len(missing), os.cpu_count() or 1)
+        loop = asyncio.get_running_loop()
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            await asyncio.gather(*(loop.run_in_executor(pool, ensure_cached, s, self.media.cache_dir) for s in missing))
+
     async def _load(self, spec: ClipSpec) -> Broadcaster:
         clip = await asyncio.to_thread(load_clip, spec, self.media.cache_dir)
         broadcaster = self.broadcasters[spec] = Broadcaster(packetize(clip))
@@ -287,8 +315,8 @@ class Fleet:
         """Switch one camera's fault now. A picture change restarts its streams (viewers reconnect)."""
         sim = self.cameras[camera_id]
         was_offline = sim.has(SimFault.OFFLINE)
-        old_spec = self.media.spec(sim.scene, sim.fault)
-        new_spec = self.media.spec(sim.scene, fault)
+        old_spec = self._spec(sim, sim.fault)
+        new_spec = self._spec(sim, fault)
         if new_spec != old_spec:
             sim.broadcaster = await self._broadcaster(new_spec)
             sim.drop_sessions()

@@ -239,11 +239,21 @@ def _read_cache(path: Path) -> tuple[list[AccessUnit], bytes] | None:
         return None
 
 
+def clip_path(spec: ClipSpec, cache_dir: Path | None = None) -> Path:
+    """Where the clip for ``spec`` is cached."""
+    return (cache_dir or default_cache_dir()) / f"{spec.key()}.clip"
+
+
+def ensure_cached(spec: ClipSpec, cache_dir: Path | None = None) -> None:
+    """Encode the clip into the cache unless it is there (for worker processes)."""
+    if _read_cache(clip_path(spec, cache_dir)) is None:
+        load_clip(spec, cache_dir)
+
+
 def load_clip(spec: ClipSpec, cache_dir: Path | None = None) -> Clip:
     """The clip for ``spec``: read from the cache, else encoded now (seconds) and cached. Blocking: run in a thread."""
-    directory = cache_dir or default_cache_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{spec.key()}.clip"
+    path = clip_path(spec, cache_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
     cached = _read_cache(path)
     if cached is None:
         units, jpeg = _encode(spec)

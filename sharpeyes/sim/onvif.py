@@ -118,9 +118,9 @@ def camera_time(camera: SimCamera) -> float:
 
 async def handle_soap(camera: SimCamera, request: web.Request) -> web.Response:
     """Answer one SOAP request to the device or media service of ``camera``."""
-    data = await request.content.read(MAX_BODY + 1)
-    if len(data) > MAX_BODY:
+    if (request.content_length or 0) > MAX_BODY:
         return fault_response(SoapFaultError(413, "Sender", "ter:InvalidArgVal", "Request too large"))
+    data = await request.read()  # bounded by the application's client_max_size
     try:
         security, operation = parse_envelope(data)
         name = etree.QName(operation).localname

@@ -45,9 +45,18 @@ class FleetThread:
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
+    async def _shutdown(self) -> None:
+        """Stop the fleet, then cancel whatever still runs (hung handlers of blackholed cameras)."""
+        await self.fleet.stop()
+        current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def stop(self) -> None:
         if self.loop.is_running():
-            self.call(self.fleet.stop())
+            self.call(self._shutdown())
             self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         if not self.loop.is_running():

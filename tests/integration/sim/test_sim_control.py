@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import onvif
 import pytest
+from onvif import ONVIFCamera
 
 from sharpeyes.sim.control import serve_control
 from tests.integration.sim.clients import ffprobe, pyav_frames
@@ -100,3 +102,51 @@ def test_cli_rejects_conflicting_sources() -> None:
         check=False,
     )
     assert proc.returncode == 2 and "exactly one of" in proc.stderr
+
+
+async def test_demo_city_serves_with_its_fault_mix(tmp_path: Path) -> None:
+    """``sim --demo`` on the demo registry (hosts moved to 127.78.x so a running demo cannot collide)."""
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    for name in ("districts.csv", "areas.csv", "cameras.csv"):
+        text = (Path("config/demo") / name).read_text(encoding="utf-8")
+        (demo / name).write_text(text.replace("127.20.", "127.78."), encoding="utf-8")
+    truth = tmp_path / "truth.json"
+    argv = [
+        sys.executable, "-m", "sharpeyes", "sim", "--demo", "--demo-dir", str(demo), "--size", "180p",
+        "--control-port", "0", "--truth", str(truth), "--cache-dir", str(tmp_path / "cache"),
+    ]  # fmt: skip
+    env = {**os.environ, "SHARPEYES_DEMO_PASSWORD": "demo-test"}
+    with (
+        (tmp_path / "stderr.txt").open("w") as stderr,
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env) as proc,
+    ):
+        try:
+            assert proc.stdout is not None
+            ready = proc.stdout.readline()
+            assert ready.startswith("READY ") and ready.endswith(" cameras\n")
+            served = json.loads(truth.read_text())
+            assert len(served) == int(ready.split()[1]) > 250
+            faulty = {k: v for k, v in served.items() if v}
+            assert 0.05 < len(faulty) / len(served) < 0.15
+            healthy = next(k for k, v in sorted(served.items()) if v is None)
+            row = next(line for line in (demo / "cameras.csv").read_text().splitlines() if line.startswith(healthy))
+            host = row.split(",")[3]
+            code, stream = ffprobe(f"rtsp://admin:demo-test@{host}:8554/Streaming/Channels/101")
+            assert code == 0 and (stream["codec_name"], stream["width"]) == ("h264", 320)
+            cam = ONVIFCamera(host, 8080, "admin", "demo-test", str(Path(onvif.__file__).parent / "wsdl"))
+            try:
+                await cam.update_xaddrs()
+                media = await cam.create_media_service()
+                token = (await media.GetProfiles())[0].token
+                setup = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
+                uri = await media.GetStreamUri({"StreamSetup": setup, "ProfileToken": token})
+                assert uri.Uri == f"rtsp://{host}:8554/Streaming/Channels/101"
+            finally:
+                await cam.close()
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=15) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()

@@ -138,3 +138,11 @@ async def test_soap_with_a_dtd_is_refused(sim_site: SimSite) -> None:
             text = await response.text()
     assert response.status == 400
     assert "root:" not in text and "InvalidArgVal" in text
+
+
+async def test_oversized_soap_is_refused(sim_site: SimSite) -> None:
+    body = "<a>" + "x" * 100_000 + "</a>"
+    async with aiohttp.ClientSession() as session:
+        url = f"{sim_site.http_base('digest')}/onvif/device_service"
+        async with session.post(url, data=body, headers={"Content-Type": "application/soap+xml"}) as response:
+            assert response.status == 413
