@@ -96,3 +96,15 @@ def test_split_annexb_and_sizes() -> None:
     with pytest.raises(ValueError):
         parse_size("641x360")
     assert ClipSpec().key() == ClipSpec().key() != ClipSpec(fault=FaultCode.BLUR).key()
+
+
+def test_the_demo_registry_reads_through_the_registry_reader() -> None:
+    from sharpeyes.cli_sim import _demo_paths, _read_registry
+
+    inventory = _read_registry(_demo_paths(Path("config/demo")))
+    assert len(inventory.cameras) >= 250
+    cameras = [build_camera(c, SimConfig()) for c in inventory.cameras if c.in_service]
+    assert all(c.rtsp is not None and c.rtsp.host.startswith("127.20.") for c in cameras)
+    assert {c.size for c in cameras} >= {(1920, 1080)}
+    with pytest.raises(UserError, match="not found"):
+        _demo_paths(Path("no/such/dir"))
