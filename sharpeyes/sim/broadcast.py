@@ -13,6 +13,7 @@ import contextlib
 import secrets
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sharpeyes.sim.rtp import PacketizedClip, stamp
 
@@ -20,11 +21,21 @@ _MAX_BUFFER = 4 * 1024 * 1024  # a viewer this far behind skips to the next keyf
 _MAX_CATCH_UP = 10  # frames sent in one tick after a stall; older ones are skipped
 
 
+class Sink(Protocol):
+    """Where a viewer's RTP goes: a TCP transport (interleaved) or a UDP sender."""
+
+    def write(self, data: bytes | bytearray) -> None: ...
+
+    def is_closing(self) -> bool: ...
+
+    def get_write_buffer_size(self) -> int: ...
+
+
 @dataclass(slots=True, eq=False)
 class Viewer:
     """One playing RTSP session: where to write and its own RTP numbering."""
 
-    transport: asyncio.WriteTransport
+    transport: Sink
     channel: int
     ssrc: int
     seq: int = field(default_factory=lambda: secrets.randbits(16))

@@ -1,7 +1,8 @@
 """The simulated cameras' RTSP server (RFC 2326) on asyncio: one listener per camera, RTP over TCP interleaved.
 
 Methods: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER/SET_PARAMETER (keep-alive). Basic and Digest
-auth; UDP transport is declined with 461 so clients fall back to TCP. Media comes from the camera's
+auth. RTP over TCP interleaved, or over UDP unicast to the client's ports (one datagram socket per UDP session; an
+unknown transport gets 461 so clients fall back). Media comes from the camera's
 :class:`~sharpeyes.sim.broadcast.Broadcaster`; network and protocol faults are applied per response.
 """
 
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from sharpeyes.sim.auth import Verdict, challenges
-from sharpeyes.sim.broadcast import Viewer
+from sharpeyes.sim.broadcast import Sink, Viewer
 from sharpeyes.sim.camera import SimCamera
 from sharpeyes.sim.faults import SimFault
 
@@ -40,6 +41,30 @@ _REASONS = {
     501: "Not Implemented",
 }
 _INTERLEAVED = re.compile(r"interleaved=(\d+)(?:-(\d+))?")
+_CLIENT_PORT = re.compile(r"client_port=(\d+)(?:-(\d+))?")
+
+
+class UdpSink:
+    """Sends the broadcaster's interleaved frames as one UDP datagram per RTP packet to the client's RTP port."""
+
+    def __init__(self, transport: asyncio.DatagramTransport, address: tuple[str, int]) -> None:
+        self.transport = transport
+        self.address = address
+
+    def write(self, data: bytes | bytearray) -> None:
+        view = memoryview(data)
+        pos = 0
+        while pos + 4 <= len(view):
+            length = (view[pos + 2] << 8) | view[pos + 3]
+            self.transport.sendto(view[pos + 4 : pos + 4 + length], self.address)
+            pos += 4 + length
+
+    def is_closing(self) -> bool:
+        return self.transport.is_closing()
+
+    def get_write_buffer_size(self) -> int:
+        size = getattr(self.transport, "get_write_buffer_size", None)  # asyncio's selector transport has it
+        return int(size()) if size is not None else 0
 
 
 @dataclass(slots=True)
@@ -116,6 +141,7 @@ class RtspSession:
         self.viewer: Viewer | None = None
         self.channel = 0
         self.set_up = False
+        self.udp: UdpSink | None = None
 
     async def run(self) -> None:
         transport = self.writer.transport
@@ -128,7 +154,7 @@ class RtspSession:
                 if self.camera.has(SimFault.BLACKHOLE):
                     await self.reader.read(-1)
                     return
-                response = self.handle(request)
+                response = await self.handle(request)
                 await self._reply(request, response)
                 if request.method == "PLAY" and response.code == 200:
                     self._start_media()
@@ -136,6 +162,7 @@ class RtspSession:
             return
         finally:
             self._stop_media()
+            self._close_udp()
             self.camera.sessions.discard(transport)
             self.writer.close()
 
@@ -158,7 +185,7 @@ class RtspSession:
                 request.body = await self.reader.readexactly(min(length, 65536))
             return request
 
-    def handle(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> Response:
         """Answer one request (pure apart from session state)."""
         method = request.method
         if method == "OPTIONS":
@@ -173,10 +200,11 @@ class RtspSession:
         if method == "DESCRIBE":
             return self._describe(request)
         if method == "SETUP":
-            return self._setup(request)
+            return await self._setup(request)
         if method == "PLAY":
             return self._play(request)
         self._stop_media()
+        self._close_udp()
         self.set_up = False
         return Response(200)
 
@@ -220,19 +248,43 @@ class RtspSession:
         base = request.url if request.url.endswith("/") else request.url + "/"
         return Response(200, [("Content-Base", base), ("Content-Type", "application/sdp")], body)
 
-    def _setup(self, request: Request) -> Response:
+    async def _setup(self, request: Request) -> Response:
         if self.camera.has(SimFault.NOT_FOUND) or not self._path_ok(request.url, track=True):
             return Response(404)
         transport = request.headers.get("transport", "")
+        session = ("Session", f"{self.session_id};timeout=60")
+        ports = _CLIENT_PORT.search(transport)
         if "TCP" not in transport.upper() and "interleaved" not in transport:
-            return Response(461)
+            if ports is None or "multicast" in transport:
+                return Response(461)
+            server_port = await self._open_udp(int(ports[1]))
+            reply = (
+                f"RTP/AVP;unicast;client_port={ports[1]}-{ports[2] or int(ports[1]) + 1};"
+                f"server_port={server_port}-{server_port + 1};ssrc={self.camera.ssrc:08X}"
+            )
+            self.set_up = True
+            return Response(200, [("Transport", reply), session])
         match = _INTERLEAVED.search(transport)
         self.channel = int(match[1]) if match else 0
         if self.channel > 255:
             return Response(400)
         self.set_up = True
         reply = f"RTP/AVP/TCP;unicast;interleaved={self.channel}-{self.channel + 1};ssrc={self.camera.ssrc:08X}"
-        return Response(200, [("Transport", reply), ("Session", f"{self.session_id};timeout=60")])
+        return Response(200, [("Transport", reply), session])
+
+    async def _open_udp(self, client_port: int) -> int:
+        """A datagram socket on the camera's address that sends RTP to the client's port; returns its port."""
+        self._close_udp()
+        host = self.camera.rtsp.host if self.camera.rtsp else "127.0.0.1"
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=(host, 0))
+        self.udp = UdpSink(transport, (self.client, client_port))
+        return int(transport.get_extra_info("sockname")[1])
+
+    def _close_udp(self) -> None:
+        if self.udp is not None:
+            self.udp.transport.close()
+            self.udp = None
 
     def _play(self, request: Request) -> Response:
         if not self.set_up:
@@ -242,7 +294,8 @@ class RtspSession:
         broadcaster = self.camera.broadcaster
         if broadcaster is None:
             return Response(404)
-        self.viewer = Viewer(self.writer.transport, self.channel, self.camera.ssrc)
+        sink: Sink = self.udp if self.udp is not None else self.writer.transport
+        self.viewer = Viewer(sink, self.channel, self.camera.ssrc)
         rtptime = broadcaster.first_timestamp(self.viewer, at_once=self.camera.start_on_keyframe)
         track = request.url.rstrip("/") + "/trackID=1"
         return Response(

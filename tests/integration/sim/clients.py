@@ -38,10 +38,10 @@ def opencv_frame(url: str, timeout_ms: int = 10000) -> Frame | None:
         capture.release()
 
 
-def ffprobe(url: str, timeout: float = 20.0) -> tuple[int, dict[str, object]]:
-    """Run ffprobe over TCP, decoding frames; returns (exit code, first stream's fields)."""
+def ffprobe(url: str, timeout: float = 20.0, transport: str = "tcp") -> tuple[int, dict[str, object]]:
+    """Run ffprobe (RTSP over ``transport``), decoding frames; returns (exit code, first stream's fields)."""
     argv = [
-        "ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-timeout", "5000000",
+        "ffprobe", "-v", "error", "-rtsp_transport", transport, "-timeout", "5000000",
         "-count_frames", "-read_intervals", "%+#10", "-select_streams", "v:0",
         "-show_entries", "stream=codec_name,width,height,nb_read_frames,profile", "-of", "json", url,
     ]  # fmt: skip

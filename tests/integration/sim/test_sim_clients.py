@@ -94,3 +94,10 @@ def test_720p_stream_declares_and_decodes_its_size(tmp_path: Path, monkeypatch: 
     assert code == 0
     assert (stream["codec_name"], stream["width"], stream["height"]) == ("h264", 1280, 720)
     assert stream["profile"] == "Main"
+
+
+def test_rtp_over_udp(sim_site: SimSite) -> None:
+    code, stream = ffprobe(sim_site.rtsp_url("digest"), transport="udp")
+    assert code == 0
+    assert (stream["codec_name"], stream["width"]) == ("h264", 320)
+    assert int(str(stream.get("nb_read_frames", 0))) >= 10

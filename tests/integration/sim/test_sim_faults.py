@@ -188,3 +188,14 @@ async def test_http_side_of_network_faults(sim_site: SimSite) -> None:
         async with session.get(f"{sim_site.http_base('net-slow')}/snapshot.jpg") as response:
             assert response.status == 401
         assert time.monotonic() - started >= 0.9
+
+
+def test_unsupported_transport_gets_461(sim_site: SimSite) -> None:
+    client = _raw(sim_site, "basic")
+    try:
+        url = _url(sim_site, "basic") + "/trackID=1"
+        status, _, _ = client.request("SETUP", url, auth=CREDS, headers={"Transport": "RTP/AVP;multicast"})
+        assert status.startswith("RTSP/1.0 461")
+        assert client.request("PLAY", _url(sim_site, "basic"), auth=CREDS)[0].startswith("RTSP/1.0 455")
+    finally:
+        client.close()
