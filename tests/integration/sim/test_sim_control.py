@@ -35,6 +35,9 @@ async def test_switch_faults_at_run_time(sim_site: SimSite) -> None:
             assert cameras["switch"]["fault"] is None
             assert cameras["net-slow"]["fault"] == "slow:1.0"
             assert "password" not in json.dumps(cameras)
+            async with session.get(f"{base}/cameras/basic") as response:
+                one = await response.json()
+            assert one["auth"] == "basic" and one["rtsp_url"].endswith("/Streaming/Channels/101")
 
             async with session.post(f"{base}/cameras/switch/fault", json={"fault": "offline"}) as response:
                 assert response.status == 200 and (await response.json())["fault"] == "offline"

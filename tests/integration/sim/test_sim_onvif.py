@@ -146,3 +146,29 @@ async def test_oversized_soap_is_refused(sim_site: SimSite) -> None:
         url = f"{sim_site.http_base('digest')}/onvif/device_service"
         async with session.post(url, data=body, headers={"Content-Type": "application/soap+xml"}) as response:
             assert response.status == 413
+
+
+async def test_auth_fail_and_malformed_and_not_found_on_onvif(sim_site: SimSite) -> None:
+    cam = await _camera(sim_site, "net-auth_fail")
+    try:
+        with pytest.raises(Fault) as caught:
+            await cam.update_xaddrs()
+        assert any(code.localname == "NotAuthorized" for code in caught.value.subcodes or [])
+    finally:
+        await cam.close()
+    body = (
+        '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>'
+        '<GetSystemDateAndTime xmlns="http://www.onvif.org/ver10/device/wsdl"/></s:Body></s:Envelope>'
+    )
+    headers = {"Content-Type": "application/soap+xml"}
+    async with aiohttp.ClientSession() as session:
+        url = f"{sim_site.http_base('net-malformed')}/onvif/device_service"
+        async with session.post(url, data=body, headers=headers) as response:
+            text = await response.text()
+        assert response.status == 200 and not text.rstrip().endswith("</s:Envelope>")
+        url = f"{sim_site.http_base('net-not_found')}/onvif/device_service"
+        async with session.post(url, data=body, headers=headers) as response:
+            assert response.status == 404
+        url = f"{sim_site.http_base('digest')}/onvif/device_service"
+        async with session.post(url, data=body, headers=headers) as response:
+            assert response.status == 200 and "UTCDateTime" in await response.text()
