@@ -39,6 +39,7 @@ def main(ctx: click.Context, verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
     install_log_redaction()
 
 
@@ -49,9 +50,13 @@ def version() -> None:
 
 
 from sharpeyes.cli_config import config  # noqa: E402  (command modules register at the bottom)
+from sharpeyes.cli_probe import probe  # noqa: E402
 from sharpeyes.cli_registry import registry  # noqa: E402
+from sharpeyes.cli_run import run  # noqa: E402
 from sharpeyes.cli_sim import sim as _sim  # noqa: E402
 
 main.add_command(config)
 main.add_command(registry)
+main.add_command(probe)
+main.add_command(run)
 main.add_command(_sim)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sharpeyes.errors import InputError
+from sharpeyes.errors import InputError, UserError
 from sharpeyes.settings import DaemonConfig, ProbeModule
 from sharpeyes.yamlio import LineMap, dotted, interpolate_env, load_yaml, validate_model, walk
 
@@ -102,10 +102,23 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Loaded:
             ),
         }
     )
+    warnings += _exposure_warning(resolved, source, lines)
     if resolved.api.token_file:
         line = lines.line(("api", "token_file"))
         warnings += readable_by_others(Path(resolved.api.token_file), f"{source}:{line}", "api.token_file")
     return Loaded(resolved, path, warnings)
+
+
+def _exposure_warning(config: DaemonConfig, source: str, lines: LineMap) -> list[str]:
+    """Listening beyond loopback without an API token exposes the admin endpoints."""
+    host = config.listen.host
+    loopback = host in ("localhost", "::1") or host.startswith("127.")
+    if loopback or config.api.token_env or config.api.token_file:
+        return []
+    return [
+        f"{source}:{lines.line(('listen', 'host'))}: listen.host: {host} is reachable from other machines and "
+        "no api token is set (allowed: 127.0.0.1, or set api.token_env / api.token_file)"
+    ]
 
 
 def load_probe_module(path: Path) -> tuple[ProbeModule, list[str]]:
@@ -149,3 +162,17 @@ def load_probe_modules(folder: Path) -> tuple[dict[str, ProbeModule], list[str]]
     if not files:
         warnings.append(f"{folder}: no probe modules (*.yml) in this folder: the daemon would probe nothing")
     return modules, warnings
+
+
+_MODULE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def find_probe_module(folder: Path, name: str) -> ProbeModule:
+    """The module called ``name`` in ``folder`` (``NAME.yml`` or ``NAME.yaml``)."""
+    if not _MODULE_NAME.fullmatch(name):
+        raise UserError(f"module name {name!r} is invalid: use lower-case letters, digits and _")
+    for suffix in (".yml", ".yaml"):
+        path = folder / f"{name}{suffix}"
+        if path.is_file():
+            return load_probe_module(path)[0]
+    raise UserError(f"no probe module {name!r} in {folder} (looked for {name}.yml)")

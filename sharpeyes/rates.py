@@ -1,0 +1,292 @@
+"""The assessment rates of DESIGN.md §6, as pure functions of the inventory and what is known per camera.
+
+Every rate is returned as a numerator and a denominator (never only a ratio), per scope (``public``,
+``sector`` and ``all``), per district at every level of the district tree, and city-wide (district ``all``).
+An area counts toward its own district and every ancestor; an area whose district is not in the tree counts
+city-wide only.
+
+Definitions (the choices a city operations team expects, written down once):
+
+- **in service**: ``Camera.in_service``. Out-of-service cameras (declared broken, under repair, removed)
+  are left out of every numerator and denominator, and never make an area covered.
+- **online**: the camera's latest liveness result was a success (``CameraStatus.up is True``). A camera
+  never probed yet is not online.
+- **connected**: its stream was reached (RTSP DESCRIBE answered, ONVIF stream URI resolved, or a frame
+  grabbed) within the freshness window before ``now``.
+- **frame checked**: a frame-health probe judged a picture of it (``frame_faults is not None``).
+- **healthy (完好)**: online and its latest frame-health probe shows no fault. A camera that is online but
+  *never frame-checked* counts as healthy by default (``RateOptions.unchecked_is_healthy``): liveness is
+  proven and no fault is known, and frame health runs far less often than liveness, so a strict reading
+  would report the whole city out of order for the first ten minutes after every restart. It is left out
+  of image quality's denominator, and the count of such cameras is exported (``frame_unchecked``) so the
+  assumption is visible. Set ``unchecked_is_healthy=False`` for a strict audit.
+- **covered area**: at least ``required_cameras`` healthy in-service cameras. An area requiring 0 cameras
+  is covered.
+- **image quality**: frame-checked in-service cameras with no fault / frame-checked in-service cameras.
+- **online (time)**: seconds online / seconds *observed* over a window, from state transitions; time when
+  nothing was known (before the first transition) is neither up nor down and is reported separately.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from sharpeyes.probers.base import FaultCode
+from sharpeyes.registry.inventory import Area, Camera, Inventory, Scope
+
+ALL = "all"
+"""The scope label for both scopes together, and the district label for city-wide."""
+
+SCOPES: tuple[str, ...] = (Scope.PUBLIC.value, Scope.SECTOR.value, ALL)
+
+ONLINE_STATES = frozenset({"up", "fault"})
+"""Transition states in which a camera answers (a ``fault`` is a picture or clock fault of a live camera)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CameraStatus:
+    """What the daemon knows about one camera now (distilled from the latest results)."""
+
+    up: bool | None = None
+    """Latest liveness result ok; ``None`` when never probed."""
+    stream_reached_at: float | None = None
+    """Wall time (UTC epoch seconds) the stream was last reached."""
+    frame_faults: tuple[FaultCode, ...] | None = None
+    """Faults of the latest frame-health probe; ``()`` for a clean picture, ``None`` when never checked."""
+
+
+@dataclass(frozen=True, slots=True)
+class RateOptions:
+    """Knobs of the definitions above."""
+
+    freshness_s: float = 3600.0
+    unchecked_is_healthy: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Ratio:
+    """A numerator over a denominator; ``value`` is ``None`` when there is nothing to count."""
+
+    numerator: float
+    denominator: float
+
+    @property
+    def value(self) -> float | None:
+        return self.numerator / self.denominator if self.denominator else None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupCounts:
+    """Counts for one (scope, district) group: the numerators and denominators of every rate."""
+
+    scope: str
+    district: str
+    areas: int = 0
+    areas_covered: int = 0
+    cameras: int = 0
+    in_service: int = 0
+    connected: int = 0
+    online: int = 0
+    healthy: int = 0
+    frame_checked: int = 0
+    frame_ok: int = 0
+    frame_unchecked: int = 0
+
+    @property
+    def coverage(self) -> Ratio:
+        return Ratio(self.areas_covered, self.areas)
+
+    @property
+    def connection(self) -> Ratio:
+        return Ratio(self.connected, self.in_service)
+
+    @property
+    def online_now(self) -> Ratio:
+        return Ratio(self.online, self.in_service)
+
+    @property
+    def good_order(self) -> Ratio:
+        return Ratio(self.healthy, self.in_service)
+
+    @property
+    def image_quality(self) -> Ratio:
+        return Ratio(self.frame_ok, self.frame_checked)
+
+
+@dataclass(frozen=True, slots=True)
+class CameraVerdict:
+    """One in-service camera's standing under the definitions above."""
+
+    connected: bool
+    online: bool
+    healthy: bool
+    frame_checked: bool
+    frame_ok: bool
+
+
+def judge_camera(status: CameraStatus | None, now: float, options: RateOptions) -> CameraVerdict:
+    """Apply the definitions to one in-service camera."""
+    s = status or CameraStatus()
+    online = s.up is True
+    connected = s.stream_reached_at is not None and now - s.stream_reached_at <= options.freshness_s
+    checked = s.frame_faults is not None
+    frame_ok = checked and not s.frame_faults
+    healthy = online and (frame_ok or (not checked and options.unchecked_is_healthy))
+    return CameraVerdict(connected, online, healthy, checked, frame_ok)
+
+
+_FIELDS = (
+    "areas",
+    "areas_covered",
+    "cameras",
+    "in_service",
+    "connected",
+    "online",
+    "healthy",
+    "frame_checked",
+    "frame_ok",
+    "frame_unchecked",
+)
+"""The order of the counters in the per-area and per-group vectors below."""
+
+
+def _group_keys(inventory: Inventory) -> tuple[list[tuple[str, str]], Callable[[Area], list[tuple[str, str]]]]:
+    """All group keys, and the groups an area counts toward (cached per district and scope)."""
+    codes = sorted({d.code for d in inventory.districts})
+    known = frozenset(codes)
+    keys = [(scope, d) for scope in SCOPES for d in (*codes, ALL)]
+    cache: dict[tuple[str, str], list[tuple[str, str]]] = {}
+
+    def of(area: Area) -> list[tuple[str, str]]:
+        ck = (area.district, area.scope.value)
+        if ck not in cache:
+            chain = [d.code for d in inventory.ancestors(area.district)] if area.district in known else []
+            chain.append(ALL)
+            cache[ck] = [(scope, d) for scope in (area.scope.value, ALL) for d in chain]
+        return cache[ck]
+
+    return keys, of
+
+
+def compute_groups(
+    inventory: Inventory,
+    statuses: Mapping[str, CameraStatus],
+    now: float,
+    options: RateOptions = RateOptions(),
+) -> dict[tuple[str, str], GroupCounts]:
+    """Counts for every scope × district (every level, every district of the tree even if empty) + city-wide."""
+    keys, groups_of = _group_keys(inventory)
+    accs = {key: [0] * len(_FIELDS) for key in keys}
+    cams_by_area: dict[str, list[Camera]] = defaultdict(list)
+    for cam in inventory.cameras:
+        cams_by_area[cam.area].append(cam)
+    for area in inventory.areas:
+        vec = _count_area(area, cams_by_area.get(area.id, []), statuses, now, options)
+        for key in groups_of(area):
+            acc = accs[key]
+            for i, n in enumerate(vec):
+                acc[i] += n
+    return {key: GroupCounts(key[0], key[1], *acc) for key, acc in accs.items()}
+
+
+def _count_area(
+    area: Area, cameras: Sequence[Camera], statuses: Mapping[str, CameraStatus], now: float, options: RateOptions
+) -> list[int]:
+    """The counter vector (in ``_FIELDS`` order) one area contributes to each of its groups."""
+    in_service = connected = online = healthy = checked = frame_ok = 0
+    for cam in cameras:
+        if not cam.in_service:
+            continue
+        v = judge_camera(statuses.get(cam.id), now, options)
+        in_service += 1
+        connected += v.connected
+        online += v.online
+        healthy += v.healthy
+        checked += v.frame_checked
+        frame_ok += v.frame_ok
+    covered = int(healthy >= area.required_cameras)
+    return [1, covered, len(cameras), in_service, connected, online, healthy, checked, frame_ok, in_service - checked]
+
+
+# --- time-weighted online -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StatePoint:
+    """A camera's state from ``at`` (UTC epoch seconds) on: one transition's ``to`` state."""
+
+    at: float
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimeOnline:
+    """Seconds online and seconds observed (state known) over a window, and the window's length."""
+
+    seconds_up: float
+    seconds_known: float
+    seconds_window: float
+
+    @property
+    def ratio(self) -> Ratio:
+        return Ratio(self.seconds_up, self.seconds_known)
+
+    def __add__(self, other: TimeOnline) -> TimeOnline:
+        return TimeOnline(
+            self.seconds_up + other.seconds_up,
+            self.seconds_known + other.seconds_known,
+            self.seconds_window + other.seconds_window,
+        )
+
+
+def time_online(
+    points: Iterable[StatePoint], start: float, end: float, online_states: frozenset[str] = ONLINE_STATES
+) -> TimeOnline:
+    """Seconds online within ``[start, end)`` from a camera's transitions (any order, any span).
+
+    The state at ``start`` is the one set by the last transition at or before ``start`` (a transition
+    crossing the left edge); transitions after ``end`` are ignored; before the first transition the state is
+    unknown and counts neither way.
+    """
+    if end <= start:
+        return TimeOnline(0.0, 0.0, 0.0)
+    ordered = sorted(points, key=lambda p: p.at)
+    state: str | None = None
+    cursor = start
+    up = known = 0.0
+    for p in ordered:
+        if p.at >= end:
+            break
+        if p.at > cursor:
+            up, known = _credit(state, p.at - cursor, up, known, online_states)
+            cursor = p.at
+        state = p.state
+    up, known = _credit(state, end - cursor, up, known, online_states)
+    return TimeOnline(up, known, end - start)
+
+
+def _credit(
+    state: str | None, seconds: float, up: float, known: float, online_states: frozenset[str]
+) -> tuple[float, float]:
+    if state is None:
+        return up, known
+    return up + (seconds if state in online_states else 0.0), known + seconds
+
+
+def time_online_groups(
+    inventory: Inventory, points: Mapping[str, Sequence[StatePoint]], start: float, end: float
+) -> dict[tuple[str, str], TimeOnline]:
+    """Time-weighted online per scope × district + city-wide, over the in-service cameras."""
+    keys, groups_of = _group_keys(inventory)
+    out: dict[tuple[str, str], TimeOnline] = dict.fromkeys(keys, TimeOnline(0.0, 0.0, 0.0))
+    areas = inventory.area_by_id()
+    for cam in inventory.cameras:
+        area = areas.get(cam.area)
+        if area is None or not cam.in_service:
+            continue
+        t = time_online(points.get(cam.id, ()), start, end)
+        for key in groups_of(area):
+            out[key] = out[key] + t
+    return out

@@ -1,0 +1,302 @@
+"""The probe scheduler: each module's sweep spread over its interval, under concurrency limits and deadlines.
+
+One APScheduler 3.x job per probe module (``AsyncIOScheduler``, async jobs only, ``max_instances=1``,
+``coalesce``) starts a *sweep* every ``interval_s``. A sweep gives each in-service camera a *slot*: a stable
+offset into the interval from a hash of (module, camera), so load is smooth and a camera is probed at the
+same phase every time. Offsets lie in the first 90 % of ``[0, interval − timeout − margin)`` so that every
+probe that starts on time ends before the next sweep.
+
+Limits: ``per_host`` probes at a time per host (default one: an NVR's channels, a camera's streams), then a
+global concurrency limit (host first, so a busy host never holds a global permit while it waits). Each probe
+runs under ``run_probe`` with its module's total deadline on the monotonic clock.
+
+Completeness (RELIABILITY.md L1): every scheduled (camera, module, slot) ends in exactly one outcome, counted
+in :class:`~sharpeyes.runtime.SweepStats`: ``ok``, ``failure`` or ``skipped`` with a reason —
+
+- ``backoff``: the prober answered ``locked_out_backoff`` without touching the camera (repeated auth failures);
+- ``late``: it could not start before its sweep's start-by time (limits saturated; it would overrun);
+- ``overrun``: the whole sweep was not started because the previous one was still running;
+- ``missed``: sweeps that should have run while the process was paused or the loop stalled;
+- ``shutdown``: the daemon stopped before the probe started, or cancelled it after the grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import logging
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from sharpeyes.probers.base import Deadline, ProbeResult, ProbeTarget, Reason, run_probe
+from sharpeyes.registry.inventory import Camera
+from sharpeyes.runtime import Runtime, SweepStats
+from sharpeyes.settings import ProbeModule
+
+log = logging.getLogger(__name__)
+
+TargetFor = Callable[[Camera], ProbeTarget]
+
+
+def slot_offset(module: str, camera_id: str, spread_s: float) -> float:
+    """A stable offset in ``[0, spread_s)`` for one camera in one module's sweep."""
+    digest = hashlib.sha256(f"{module}\0{camera_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 * spread_s
+
+
+def sweep_window(module: ProbeModule) -> tuple[float, float]:
+    """(spread, start-by) in seconds after the sweep's start. Slots are spread over the first 90 % of the
+    start window (the rest is slack for queueing at a busy host); a probe must start by the second so that it
+    ends, deadline included, before the next sweep. When the interval is too short for its timeout, the
+    window is half the interval and such probes may overrun (counted)."""
+    margin = min(2.0, 0.1 * module.interval_s)
+    start_by = max(module.interval_s - module.timeout_s - margin, 0.5 * module.interval_s)
+    return round(0.9 * start_by, 9), start_by
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Concurrency limits and the shutdown bound."""
+
+    concurrency: int = 256
+    per_host: int = 1
+    shutdown_grace_s: float = 5.0
+
+
+class Scheduler:
+    """Runs every module's sweeps against the runtime's current config and records results in its store."""
+
+    def __init__(self, runtime: Runtime, *, limits: Limits = Limits(), target_for: TargetFor | None = None) -> None:
+        self.runtime = runtime
+        self.limits = limits
+        self.target_for: TargetFor = target_for or (lambda cam: cam.target(None))
+        self._global = asyncio.Semaphore(limits.concurrency)
+        self._hosts: weakref.WeakValueDictionary[str, asyncio.Semaphore] = weakref.WeakValueDictionary()
+        self._sched = AsyncIOScheduler(timezone="UTC")
+        self._sched.add_listener(self._on_overrun, EVENT_JOB_MAX_INSTANCES)
+        self._stopping = asyncio.Event()
+        self._slots: set[asyncio.Task[None]] = set()
+        self._probing: set[asyncio.Task[None]] = set()
+        self._sweeps: set[asyncio.Task[object]] = set()
+        self._last_sweep_start: dict[str, float] = {}
+        self._fractions: dict[tuple[str, str], float] = {}
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Schedule every module (first sweep now) and start the APScheduler loop."""
+        self.apply_config()
+        self._sched.start()
+
+    def apply_config(self) -> None:
+        """Match the jobs to the runtime's current modules (after a reload): add, re-time, remove."""
+        modules = self.runtime.config.modules
+        self._fractions.clear()  # removed cameras leave no trace
+        for job in self._sched.get_jobs():
+            if job.id not in modules:
+                job.remove()
+        for name, module in modules.items():
+            job = self._sched.get_job(name)
+            trigger = IntervalTrigger(seconds=module.interval_s, timezone="UTC")
+            if job is None:
+                self._sched.add_job(
+                    self._sweep, trigger, args=[name], id=name, name=f"sweep {name}", max_instances=1,
+                    coalesce=True, misfire_grace_time=max(1, int(module.interval_s / 2)),
+                    next_run_time=dt.datetime.now(dt.UTC),
+                )  # fmt: skip
+            elif getattr(job.trigger, "interval_length", None) != module.interval_s:
+                job.reschedule(trigger)
+
+    async def stop(self) -> None:
+        """Stop within ``shutdown_grace_s``: no new probes; in-flight ones finish or are cancelled."""
+        if self._sched.running:
+            self._sched.pause()
+        self._stopping.set()
+        if self._probing:
+            await asyncio.wait(set(self._probing), timeout=self.limits.shutdown_grace_s)
+        for task in list(self._slots):
+            task.cancel()
+        if self._slots:
+            await asyncio.wait(set(self._slots), timeout=1.0)
+        if self._sweeps:
+            await asyncio.wait(set(self._sweeps), timeout=1.0)
+        if self._sched.running:
+            self._sched.shutdown(wait=False)
+
+    # --- sweeps ----------------------------------------------------------------------------------------
+
+    def _stats(self, module: str) -> SweepStats:
+        return self.runtime.sweeps[module]
+
+    async def _sweep(self, name: str) -> None:
+        """One sweep of one module: a slot task per in-service camera, awaited (not cancelled) until done."""
+        this = asyncio.current_task()
+        if this is not None:
+            self._sweeps.add(this)
+        try:
+            await self._run_sweep(name)
+        finally:
+            if this is not None:
+                self._sweeps.discard(this)
+
+    async def _run_sweep(self, name: str) -> None:
+        """Walk the cameras in slot order, starting each one's probe task at its slot time.
+
+        One sleeping sweep per module rather than a timer per camera: at 20,000 cameras, creating every
+        slot's task up front stalls the loop for a second and makes the first slots late.
+        """
+        cfg = self.runtime.config
+        module = cfg.modules.get(name)
+        if module is None or self._stopping.is_set():
+            return
+        stats = self._stats(name)
+        spread, start_by = sweep_window(module)
+        order = sorted(
+            ((self._fraction(name, c.id) * spread, c) for c in cfg.inventory.cameras if c.in_service),
+            key=lambda item: item[0],
+        )
+        self._count_missed(name, module, stats, len(order))
+        t0 = time.monotonic()
+        stats.scheduled += len(order)
+        tasks: set[asyncio.Task[None]] = set()
+        lags: list[float] = []
+        stop_waiter = asyncio.ensure_future(self._stopping.wait())
+        try:
+            for i, (offset, cam) in enumerate(order):
+                delay = t0 + offset - time.monotonic()
+                if delay > 0:
+                    await asyncio.wait({stop_waiter}, timeout=delay)
+                if self._stopping.is_set():
+                    stats.skipped["shutdown"] += len(order) - i
+                    break
+                task = asyncio.create_task(self._slot(cam, module, t0 + offset, t0 + start_by, lags))
+                self._slots.add(task)
+                task.add_done_callback(self._slots.discard)
+                tasks.add(task)
+        finally:
+            stop_waiter.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+        self._finish_sweep(stats, module, t0, lags)
+
+    def _fraction(self, module: str, camera_id: str) -> float:
+        """The camera's stable slot position in [0, 1), cached (a hash per camera per sweep adds up)."""
+        key = (module, camera_id)
+        value = self._fractions.get(key)
+        if value is None:
+            value = self._fractions[key] = slot_offset(module, camera_id, 1.0)
+        return value
+
+    def _count_missed(self, name: str, module: ProbeModule, stats: SweepStats, n_cameras: int) -> None:
+        """Sweeps that should have started since the last one (overrun, paused process): slots skipped."""
+        now = time.monotonic()
+        last = self._last_sweep_start.get(name)
+        self._last_sweep_start[name] = now
+        overrun, stats.overrun_sweeps_pending = stats.overrun_sweeps_pending, 0
+        if last is None:
+            return
+        missed = int((now - last) / module.interval_s + 0.5) - 1
+        if missed <= 0:
+            return
+        overrun = min(overrun, missed)
+        stats.scheduled += missed * n_cameras
+        stats.skipped["overrun"] += overrun * n_cameras
+        stats.skipped["missed"] += (missed - overrun) * n_cameras
+        log.warning("module %s: %d sweep(s) not run (%d overrun)", name, missed, overrun)
+
+    def _finish_sweep(self, stats: SweepStats, module: ProbeModule, t0: float, lags: list[float]) -> None:
+        duration = time.monotonic() - t0
+        stats.sweeps += 1
+        stats.last_duration_s = duration
+        stats.last_lag_s = max(lags, default=0.0)
+        stats.max_lag_s = max(stats.max_lag_s, stats.last_lag_s)
+        if duration > module.interval_s:
+            stats.overruns += 1
+        if not self._stopping.is_set():
+            stats.last_complete = time.time()
+
+    def _on_overrun(self, event: JobEvent) -> None:
+        """APScheduler did not start a sweep: the previous one still ran. Its slots are counted by the next
+        sweep's gap check (as ``overrun`` rather than ``missed``), so nothing is counted twice."""
+        if event.job_id in self.runtime.config.modules:
+            stats = self._stats(event.job_id)
+            stats.overruns += 1
+            stats.overrun_sweeps_pending += 1
+            log.warning("module %s: a sweep was skipped, the previous one still runs", event.job_id)
+
+    def _host(self, host: str) -> asyncio.Semaphore:
+        """The host's semaphore (``per_host`` permits); it lives as long as someone holds or awaits it."""
+        sem = self._hosts.get(host)
+        if sem is None:
+            sem = self._hosts[host] = asyncio.Semaphore(self.limits.per_host)
+        return sem
+
+    # --- one slot --------------------------------------------------------------------------------------
+
+    async def _slot(self, cam: Camera, module: ProbeModule, slot_at: float, start_by: float, lags: list[float]) -> None:
+        """Take the host's permit then a global one, probe, record: exactly one outcome."""
+        stats = self._stats(module.name)
+        outcome = "shutdown"
+        try:
+            outcome = await self._acquire_and_probe(cam, module, slot_at, start_by, lags)
+        except asyncio.CancelledError:
+            outcome = "shutdown"
+        except Exception:  # a bug of ours must not lose the slot
+            log.exception("slot of camera %s in module %s failed", cam.id, module.name)
+            outcome = "internal"
+        finally:
+            if outcome in ("ok", "failure"):
+                stats.outcomes[outcome] += 1
+            else:
+                stats.skipped[outcome] += 1
+
+    async def _acquire_and_probe(
+        self, cam: Camera, module: ProbeModule, slot_at: float, start_by: float, lags: list[float]
+    ) -> str:
+        host_lock = self._host(cam.host)
+        try:
+            async with asyncio.timeout(max(0.0, start_by - time.monotonic())):
+                await host_lock.acquire()
+                try:
+                    await self._global.acquire()
+                except BaseException:
+                    host_lock.release()
+                    raise
+        except TimeoutError:
+            return "late"
+        try:
+            if self._stopping.is_set():
+                return "shutdown"
+            lag = max(0.0, time.monotonic() - slot_at)
+            lags.append(lag)
+            self._stats(module.name).recent_lags.append(lag)
+            result = await self._probe_tracked(cam, module)
+        finally:
+            self._global.release()
+            host_lock.release()
+        self.runtime.store.record(result)
+        if result.reason is Reason.LOCKED_OUT_BACKOFF:
+            return "backoff"  # the prober did not touch the camera (repeated auth failures): a skip
+        return "ok" if result.ok else "failure"
+
+    async def _probe_tracked(self, cam: Camera, module: ProbeModule) -> ProbeResult:
+        """Run the probe as a task the shutdown can wait for (and cancel after the grace period)."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._probing.add(task)
+        try:
+            return await run_probe(self.target_for(cam), module, deadline=Deadline(module.timeout_s))
+        finally:
+            self._probing.discard(task)
+
+    async def probe_now(self, cam: Camera, module: ProbeModule, deadline: Deadline) -> ProbeResult:
+        """An on-demand probe (``/probe``) under the same per-host lock and global limit; not recorded."""
+        async with self._host(cam.host), self._global:
+            return await run_probe(self.target_for(cam), module, deadline=deadline)

@@ -1,0 +1,63 @@
+"""The results writer against a real PostgreSQL (127.0.0.1:5432, database ``test``), in a private schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from sharpeyes.probers.base import Phase, ProbeResult, Reason
+from sharpeyes.registry import db
+from sharpeyes.results import ResultStore, StoreWriter, fetch_transitions, write_batch
+
+pytestmark = pytest.mark.postgres
+URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def pg() -> Iterator[Engine]:
+    schema = f"daemon_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(URL)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except OperationalError as exc:  # pragma: no cover - depends on the machine
+        admin.dispose()
+        pytest.skip(f"PostgreSQL not reachable on 127.0.0.1:5432: {type(exc).__name__}")
+    engine = create_engine(URL, connect_args={"options": f"-csearch_path={schema}"}, pool_pre_ping=True)
+    db.upgrade(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def res(cam: str, at: float, reason: Reason) -> ProbeResult:
+    ok = reason is Reason.OK
+    return ProbeResult(cam, "live", ok, reason, Phase.DONE if ok else Phase.CONNECT, 0.1, at, 0.0)
+
+
+async def test_postgres_write_is_idempotent_and_restores(pg: Engine) -> None:
+    now = dt.datetime.now(dt.UTC).timestamp()
+    s = ResultStore({"live": "rtsp"})
+    for i, reason in enumerate((Reason.OK, Reason.TIMEOUT, Reason.OK)):
+        s.record(res("c1", now - 30 + i * 10, reason))
+    w = StoreWriter(s, pg)
+    assert await w.flush_once()
+    rows = fetch_transitions(pg)
+    assert [(t.from_state, t.to_state) for t in rows] == [("unknown", "up"), ("up", "down"), ("down", "up")]
+    assert rows[0].at.tzinfo is not None
+    write_batch(pg, rows, {})
+    assert len(fetch_transitions(pg)) == 3
+    s2 = ResultStore({"live": "rtsp"})
+    await StoreWriter(s2, pg).restore()
+    assert s2.latest[("c1", "live")].state == "up"
+    (roll,) = s2.rollups.values()
+    assert (roll.probes, roll.failures, roll.seconds_up, roll.seconds_known) == (3, 1, 10.0, 20.0)

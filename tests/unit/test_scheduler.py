@@ -1,0 +1,214 @@
+"""The scheduler with fake probers in PROBERS: spreading, limits, deadlines, accounting, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+
+import pytest
+
+from sharpeyes.probers.base import PROBERS, Deadline, ProbeResult, ProbeTarget, Reason, ResultBuilder
+from sharpeyes.registry.inventory import Area, Camera, District, DistrictLevel, Inventory, Scope
+from sharpeyes.results import ResultStore
+from sharpeyes.runtime import Config, Runtime
+from sharpeyes.scheduler import Limits, Scheduler, slot_offset, sweep_window
+from sharpeyes.settings import ProbeModule
+
+
+class FakeProber:
+    """Sleeps per camera, tracks concurrency overall and per host, and when each camera was probed."""
+
+    def __init__(self, sleep: Callable[[str], float] = lambda _: 0.0, fail: frozenset[str] = frozenset()) -> None:
+        self.sleep, self.fail = sleep, fail
+        self.locked: frozenset[str] = frozenset()
+        self.started: dict[str, list[float]] = defaultdict(list)
+        self.running = 0
+        self.max_running = 0
+        self.per_host: Counter[str] = Counter()
+        self.max_per_host = 0
+
+    async def __call__(self, target: ProbeTarget, module: ProbeModule, *, deadline: Deadline) -> ProbeResult:
+        self.started[target.camera_id].append(time.monotonic())
+        b = ResultBuilder(target, module.name)
+        self.running += 1
+        self.per_host[target.host] += 1
+        self.max_running = max(self.max_running, self.running)
+        self.max_per_host = max(self.max_per_host, self.per_host[target.host])
+        try:
+            await asyncio.sleep(self.sleep(target.camera_id))
+        finally:
+            self.running -= 1
+            self.per_host[target.host] -= 1
+        if target.camera_id in self.locked:
+            return b.finish(Reason.LOCKED_OUT_BACKOFF)
+        return b.finish(Reason.REFUSED if target.camera_id in self.fail else Reason.OK)
+
+
+def module(interval: float = 2.0, timeout: float = 0.5) -> ProbeModule:
+    return ProbeModule(name="live", prober="rtsp", interval_s=interval, timeout_s=timeout, read_timeout_s=timeout)
+
+
+def city(n: int, hosts: int | None = None, out_of_service: int = 0) -> Inventory:
+    cams = tuple(
+        Camera(f"c{i}", f"c{i}", "a", f"127.0.0.{1 + (i % hosts if hosts else i)}", in_service=i >= out_of_service)
+        for i in range(n)
+    )
+    return Inventory((District("C", "c", DistrictLevel.CITY),), (Area("a", "a", "C", Scope.PUBLIC, "x", 1),), cams)
+
+
+def make(inv: Inventory, mod: ProbeModule, limits: Limits | None = None) -> tuple[Runtime, Scheduler]:
+    rt = Runtime(Config(inv, {mod.name: mod}), ResultStore({mod.name: mod.prober}))
+    return rt, Scheduler(rt, limits=limits or Limits())
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeProber:
+    f = FakeProber()
+    monkeypatch.setitem(PROBERS, "rtsp", f)
+    return f
+
+
+async def wait_for(cond: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+def test_slot_offsets_are_stable_bounded_and_even() -> None:
+    offsets = [slot_offset("live", f"cam-{i}", 60.0) for i in range(2000)]
+    assert offsets == [slot_offset("live", f"cam-{i}", 60.0) for i in range(2000)]
+    assert all(0 <= o < 60 for o in offsets)
+    per_bin = Counter(int(o // 6) for o in offsets)
+    assert all(140 <= per_bin[b] <= 260 for b in range(10)), per_bin  # 200 expected per 6 s bin
+    assert slot_offset("frame", "cam-1", 60.0) != slot_offset("live", "cam-1", 60.0)
+
+
+def test_sweep_window_leaves_room_for_the_deadline() -> None:
+    assert sweep_window(module(60, 5)) == pytest.approx((47.7, 53.0))
+    assert sweep_window(module(2, 0.5)) == pytest.approx((1.17, 1.3))
+    assert sweep_window(module(1, 1)) == pytest.approx((0.45, 0.5))
+
+
+async def test_one_sweep_spreads_probes_and_accounts_every_slot(fake: FakeProber) -> None:
+    fake.fail = frozenset({"c3"})
+    fake.locked = frozenset({"c5"})
+    rt, sched = make(city(20, out_of_service=2), module())
+    t0 = time.monotonic()
+    sched.start()
+    try:
+        await wait_for(lambda: rt.sweeps["live"].sweeps >= 1)
+    finally:
+        await sched.stop()
+    stats = rt.sweeps["live"]
+    assert set(fake.started) == {f"c{i}" for i in range(2, 20)}  # out-of-service cameras are not probed
+    firsts = sorted(v[0] - t0 for v in fake.started.values())
+    assert firsts[-1] - firsts[0] > 0.5  # spread, not a burst
+    assert firsts[-1] < 1.17 + 0.3
+    assert stats.scheduled == stats.accounted() >= 18
+    assert stats.outcomes["ok"] >= 16 and stats.outcomes["failure"] == 1 and stats.skipped["backoff"] == 1
+    assert rt.store.camera_status("c3").up is False and rt.store.camera_status("c4").up is True
+    assert stats.last_complete is not None and stats.last_lag_s is not None and stats.last_lag_s < 0.2
+
+
+async def test_one_probe_per_host_and_a_global_limit(fake: FakeProber) -> None:
+    fake.sleep = lambda _: 0.05
+    rt, sched = make(city(24, hosts=3), module(interval=3.0, timeout=0.5), Limits(concurrency=2))
+    sched.start()
+    try:
+        await wait_for(lambda: rt.sweeps["live"].sweeps >= 1)
+    finally:
+        await sched.stop()
+    assert fake.max_per_host == 1 and fake.max_running <= 2
+    assert rt.sweeps["live"].outcomes["ok"] == 24
+
+
+async def test_saturated_limits_skip_late_slots_with_a_reason(fake: FakeProber) -> None:
+    fake.sleep = lambda _: 0.4
+    rt, sched = make(city(10), module(interval=2.0, timeout=0.5), Limits(concurrency=1))
+    sched.start()
+    try:
+        await wait_for(lambda: rt.sweeps["live"].sweeps >= 1)
+    finally:
+        await sched.stop()
+    stats = rt.sweeps["live"]
+    assert stats.skipped["late"] >= 5  # ~1.3 s of start window, 0.4 s per probe, one at a time
+    assert stats.outcomes["ok"] + stats.skipped["late"] == 10 == stats.accounted()
+    assert stats.last_duration_s is not None and stats.last_duration_s < 2.0  # never overruns the interval
+
+
+async def test_a_hung_camera_costs_one_deadline(fake: FakeProber) -> None:
+    fake.sleep = lambda cid: 1000.0 if cid == "c0" else 0.0
+    rt, sched = make(city(5), module(interval=2.0, timeout=0.5))
+    sched.start()
+    try:
+        await wait_for(lambda: rt.sweeps["live"].sweeps >= 1)
+    finally:
+        await sched.stop()
+    last = rt.store.latest[("c0", "live")].result
+    assert last is not None and last.reason is Reason.TIMEOUT and last.duration_s < 0.7
+    assert rt.sweeps["live"].outcomes == {"ok": 4, "failure": 1}
+
+
+async def test_shutdown_is_bounded_and_records_every_slot(fake: FakeProber) -> None:
+    fake.sleep = lambda _: 1000.0
+    rt, sched = make(city(30), module(interval=10.0, timeout=100.0), Limits(concurrency=5, shutdown_grace_s=0.2))
+    sched.start()  # slots spread over 4.5 s
+    await wait_for(lambda: fake.running >= 2)  # a few in flight, most still waiting for their slot
+    t = time.monotonic()
+    await sched.stop()
+    assert time.monotonic() - t < 1.5
+    stats = rt.sweeps["live"]
+    await wait_for(lambda: stats.accounted() == stats.scheduled == 30)
+    assert stats.skipped["shutdown"] == 30 and fake.running == 0
+    assert stats.last_complete is None  # an interrupted sweep is not a fresh one
+
+
+async def test_overrun_and_missed_sweeps_are_counted_once(fake: FakeProber) -> None:
+    # interval 1 s, timeout 1 s: start-by 0.5 s; c1 may wait for c0's host (0.3 s), then runs 0.9 s
+    fake.sleep = lambda cid: 0.3 if cid == "c0" else 0.9
+    inv = Inventory(city(1).districts, city(1).areas,
+                    (Camera("c0", "c0", "a", "127.0.0.1"), Camera("c1", "c1", "a", "127.0.0.1")))  # fmt: skip
+    rt, sched = make(inv, module(interval=1.0, timeout=1.0))
+    sched.start()
+    try:
+        await wait_for(lambda: rt.sweeps["live"].sweeps >= 2, timeout=6)
+    finally:
+        await sched.stop()
+    stats = rt.sweeps["live"]
+    assert stats.overruns >= 1 and stats.skipped["overrun"] >= 2
+    assert stats.scheduled == stats.accounted()
+
+
+async def test_process_pause_counts_missed_slots(fake: FakeProber) -> None:
+    rt, sched = make(city(3), module(interval=60.0, timeout=1.0))
+    stats = rt.sweeps["live"]
+    sched._last_sweep_start["live"] = time.monotonic() - 600  # as if the process was paused for 10 minutes
+    sched._count_missed("live", module(interval=60.0, timeout=1.0), stats, 3)
+    assert stats.skipped["missed"] == 27 and stats.scheduled == 27
+
+
+async def test_reload_retimes_adds_and_removes_jobs(fake: FakeProber) -> None:
+    rt, sched = make(city(2), module(interval=2.0))
+    sched.start()
+    try:
+        await wait_for(lambda: rt.sweeps["live"].sweeps >= 1)
+        other = ProbeModule(name="inv", prober="rtsp", interval_s=2, timeout_s=0.5, read_timeout_s=0.5)
+        rt.swap(Config(rt.config.inventory, {"inv": other}))
+        sched.apply_config()
+        assert [j.id for j in sched._sched.get_jobs()] == ["inv"]
+        await wait_for(lambda: rt.sweeps["inv"].sweeps >= 1)
+    finally:
+        await sched.stop()
+
+
+async def test_probe_now_shares_the_host_lock(fake: FakeProber) -> None:
+    fake.sleep = lambda _: 0.1
+    rt, sched = make(city(2, hosts=1), module(interval=60.0))
+    cams = rt.config.inventory.cameras
+    mod = module(interval=60.0)
+    results = await asyncio.gather(*(sched.probe_now(c, mod, Deadline(1.0)) for c in cams))
+    assert all(r.ok for r in results) and fake.max_per_host == 1
+    assert not rt.store.latest  # on-demand probes are not part of the schedule's record
