@@ -14,12 +14,15 @@ import hashlib
 import hmac
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sharpeyes.probers.base import ProbeResult, ProbeTarget, Reason, ResultBuilder
 
 _PROCESS_KEY = os.urandom(32)
+REJECTED_LOGIN = frozenset({Reason.AUTH, Reason.CLOCK_SKEW})
+"""Results that mean the camera rejected a login: ``auth``, and ``clock_skew`` (an ONVIF NotAuthorized while the
+camera's clock is far off: the camera still counts it as a failed login towards its lockout)."""
 
 
 def credential_key(target: ProbeTarget) -> str:
@@ -38,7 +41,8 @@ class _State:
 
 
 class AuthBackoff:
-    """Per-camera exponential, capped backoff after repeated authentication failures."""
+    """Per-camera exponential, capped backoff after repeated rejected logins (shared by the rtsp and onvif
+    probers: a camera's lockout counts failed logins on every protocol)."""
 
     def __init__(
         self,
@@ -70,7 +74,7 @@ class AuthBackoff:
         """Update the camera's state from a probe result that actually contacted the camera."""
         if result.reason is Reason.LOCKED_OUT_BACKOFF:
             return
-        if result.reason is not Reason.AUTH:
+        if result.reason not in REJECTED_LOGIN:
             if result.ok:
                 self._states.pop(target.camera_id, None)
             return
@@ -97,6 +101,18 @@ class AuthBackoff:
 
     def __len__(self) -> int:
         return len(self._states)
+
+
+async def guarded(
+    backoff: AuthBackoff, target: ProbeTarget, module: str, attempt: Callable[[], Awaitable[ProbeResult]]
+) -> ProbeResult:
+    """``attempt()`` unless the camera is backed off (then a ``locked_out_backoff`` result); records the outcome."""
+    locked = backoff.locked_out_result(target, module)
+    if locked is not None:
+        return locked
+    result = await attempt()
+    backoff.record(target, result)
+    return result
 
 
 DEFAULT_BACKOFF = AuthBackoff()

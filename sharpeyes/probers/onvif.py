@@ -7,6 +7,7 @@ registered origin; GetProfiles → profile count and the main profile's resoluti
 GetSnapshotUri for the main profile → checked against the scheme allowlist and the registered host, never
 exposed.
 
+Cameras whose logins keep being rejected are backed off (:mod:`sharpeyes.probers.backoff`), as by the rtsp prober.
 A NotAuthorized answer while the camera's clock is off by more than ``onvif.clock_skew_warn_s`` is reported as
 ``clock_skew``: the camera is rejecting our WS-Security timestamp, not our password.
 """
@@ -26,6 +27,8 @@ from sharpeyes.onvif.classify import classify, fault_reason
 from sharpeyes.onvif.client import OnvifClient
 from sharpeyes.onvif.clock import ClockError, camera_utc, skew_seconds
 from sharpeyes.onvif.pinning import Origin, clean_device_url, media_uri_problem
+from sharpeyes.probers import backoff as lockout
+from sharpeyes.probers.backoff import AuthBackoff
 from sharpeyes.probers.base import Deadline, Phase, ProbeResult, ProbeTarget, Reason, ResultBuilder, register
 from sharpeyes.redact import Secret, redact_text
 from sharpeyes.settings import ProbeModule
@@ -207,6 +210,18 @@ def refine_auth(reason: Reason, detail: str, skew_s: float | None, module: Probe
 
 @register("onvif")
 async def probe_onvif(target: ProbeTarget, module: ProbeModule, *, deadline: Deadline) -> ProbeResult:
+    """ONVIF inventory of one camera, with the process-wide lockout backoff (shared with the rtsp prober)."""
+    return await probe_onvif_with_backoff(target, module, deadline=deadline, backoff=lockout.DEFAULT_BACKOFF)
+
+
+async def probe_onvif_with_backoff(
+    target: ProbeTarget, module: ProbeModule, *, deadline: Deadline, backoff: AuthBackoff
+) -> ProbeResult:
+    """The inventory, unless the camera is backed off after repeated rejected logins (``locked_out_backoff``)."""
+    return await lockout.guarded(backoff, target, module.name, lambda: _inventory(target, module, deadline))
+
+
+async def _inventory(target: ProbeTarget, module: ProbeModule, deadline: Deadline) -> ProbeResult:
     """ONVIF inventory of one camera: a result for every camera fault; raises only for bugs of ours."""
     builder = ResultBuilder(target, module.name)
     try:

@@ -132,12 +132,7 @@ async def probe_with_backoff(
     target: ProbeTarget, module: ProbeModule, *, deadline: Deadline, backoff: AuthBackoff
 ) -> ProbeResult:
     """OPTIONS then DESCRIBE, unless the camera is backed off after repeated authentication failures."""
-    locked = backoff.locked_out_result(target, module.name)
-    if locked is not None:
-        return locked
-    result = await _describe(target, module, deadline)
-    backoff.record(target, result)
-    return result
+    return await lockout.guarded(backoff, target, module.name, lambda: _describe(target, module, deadline))
 
 
 async def _describe(target: ProbeTarget, module: ProbeModule, deadline: Deadline) -> ProbeResult:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sharpeyes.probers.backoff import AuthBackoff, credential_key
+from sharpeyes.probers.backoff import AuthBackoff, credential_key, guarded
 from sharpeyes.probers.base import ProbeResult, ProbeTarget, Reason, ResultBuilder
 from sharpeyes.redact import Secret
 
@@ -84,3 +84,29 @@ def test_credential_key_never_holds_the_password() -> None:
     assert key != credential_key(target("p@ss:w/o#r?d%密码", user="admin2"))
     # user/password boundaries cannot collide
     assert credential_key(target("b", user="a")) != credential_key(target("", user="ab"))
+
+
+def test_clock_skew_counts_as_a_rejected_login() -> None:
+    """An ONVIF NotAuthorized with the camera's clock far off still counts towards the camera's lockout."""
+    b = AuthBackoff(threshold=2, base_s=30, cap_s=60, clock=FakeClock())
+    t = target()
+    b.record(t, result(t, Reason.CLOCK_SKEW))
+    b.record(t, result(t, Reason.AUTH))
+    assert b.remaining(t) == 30
+    b.record(t, result(t, Reason.OK))
+    assert b.remaining(t) == 0
+
+
+async def test_guarded_skips_the_attempt_while_backed_off() -> None:
+    b = AuthBackoff(threshold=1, base_s=30, cap_s=60, clock=FakeClock())
+    t = target()
+    calls = []
+
+    async def attempt() -> ProbeResult:
+        calls.append(1)
+        return result(t, Reason.AUTH)
+
+    first = await guarded(b, t, "m", attempt)
+    second = await guarded(b, t, "m", attempt)
+    assert (first.reason, second.reason) == (Reason.AUTH, Reason.LOCKED_OUT_BACKOFF)
+    assert len(calls) == 1
