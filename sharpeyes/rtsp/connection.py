@@ -107,6 +107,9 @@ class Connection:
         writer = self._require_writer()
         try:
             writer.write(data)
+            if writer.transport.get_write_buffer_size() == 0:
+                await writer.drain()  # the kernel took it all: drain cannot block, only report a lost connection
+                return
             async with asyncio.timeout(self._timeout("writing")):
                 await writer.drain()
         except TimeoutError as exc:

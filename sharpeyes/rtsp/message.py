@@ -21,6 +21,8 @@ _STATUS_LINE = re.compile(r"RTSP/1\.(\d) (\d{3})(?: (.*))?")
 _REQUEST_LINE = re.compile(r"([A-Z][A-Z0-9_-]{0,31}) (\S{1,4096}) RTSP/1\.\d")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}")
 _DIGITS = re.compile(r"\d{1,10}")
+_LINE_BREAK = re.compile(r"[\r\n\x00]")
+_SPACE = re.compile(r"\s")  # str patterns: exactly the characters for which str.isspace() is true
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,10 +240,10 @@ class MessageParser:
 
 def encode_request(method: str, uri: str, headers: Sequence[tuple[str, str]]) -> bytes:
     """One request as bytes. Refuses CR/LF in any part, so a hostile control URL cannot inject headers."""
-    parts = [method, uri, *(f"{k}{v}" for k, v in headers)]
-    if any(ch in part for part in parts for ch in "\r\n\x00"):
+    fields = "".join([method, uri, *(f"{k}{v}" for k, v in headers)])
+    if _LINE_BREAK.search(fields) is not None:
         raise ProtocolError("line break in a request field")
-    if any(ch.isspace() for ch in uri):
+    if _SPACE.search(uri) is not None:
         raise ProtocolError("white space in a request URI")
     lines = [f"{method} {uri} RTSP/1.0", *(f"{k}: {v}" for k, v in headers), "", ""]
     return "\r\n".join(lines).encode("utf-8")

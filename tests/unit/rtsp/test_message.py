@@ -109,3 +109,20 @@ def test_encode_request_refuses_header_injection() -> None:
         encode_request("SETUP", "rtsp://h/x\r\nEvil: 1", [("CSeq", "1")])
     with pytest.raises(ProtocolError):
         encode_request("SETUP", "rtsp://h/x y", [("CSeq", "1")])
+
+
+@pytest.mark.parametrize(
+    ("uri", "headers"),
+    [
+        ("rtsp://h/x\x00", [("CSeq", "1")]),
+        ("rtsp://h/x", [("CSeq", "1\r\nEvil: 1")]),
+        ("rtsp://h/x", [("X-Evil\n", "1")]),
+        ("rtsp://h/x", [("Session", "abc\x00")]),
+        ("rtsp://h/x\ty", [("CSeq", "1")]),
+        ("rtsp://h/x\u00a0y", [("CSeq", "1")]),  # non-ASCII white space too (str.isspace)
+        ("rtsp://h/x\u2028y", [("CSeq", "1")]),
+    ],
+)
+def test_encode_request_refuses_breaks_and_spaces_anywhere(uri: str, headers: list[tuple[str, str]]) -> None:
+    with pytest.raises(ProtocolError):
+        encode_request("DESCRIBE", uri, headers)
