@@ -60,6 +60,8 @@ def _variants(secret: str) -> set[str]:
 
 def redact_text(text: str, secrets: Iterable[str | Secret] = ()) -> str:
     """Remove URL userinfo passwords and every known secret (in its common encodings) from text."""
+    if not text:  # nothing to hide (the common case: a successful probe's empty detail)
+        return text
     out = _USERINFO.sub(lambda m: _mask_userinfo(m.group("scheme"), m.group("userinfo")), text)
     for secret in secrets:
         raw = secret.reveal() if isinstance(secret, Secret) else secret
