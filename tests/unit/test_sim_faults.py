@@ -108,3 +108,9 @@ def test_the_demo_registry_reads_through_the_registry_reader() -> None:
     assert {c.size for c in cameras} >= {(1920, 1080)}
     with pytest.raises(UserError, match="not found"):
         _demo_paths(Path("no/such/dir"))
+
+
+def test_the_example_sim_config_is_valid() -> None:
+    config = load_sim_config(Path("config/sim-faults.example.yml"))
+    assert config.cameras["15020200001320000002"].fault == "blur:0.8"
+    assert config.cameras["15020200001320000005"].scene == "coffee"
