@@ -108,7 +108,13 @@ async def _serve(fleet: Fleet, truth: Path | None, control_port: int) -> None:
     try:
         await fleet.start()
         if control_port:
-            control = await serve_control(fleet, "127.0.0.1", control_port)
+            try:
+                control = await serve_control(fleet, "127.0.0.1", control_port)
+            except OSError as exc:
+                raise UserError(
+                    f"control API: cannot listen on 127.0.0.1:{control_port} ({exc.strerror}); "
+                    "choose another --control-port, or 0 for none"
+                ) from None
             log.info("control API on http://127.0.0.1:%d/cameras", control_port)
         if truth is not None:
             text = json.dumps(fleet.assignment(), indent=1) + "\n"
