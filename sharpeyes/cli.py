@@ -8,7 +8,9 @@ import sys
 import click
 
 from sharpeyes import __version__
-from sharpeyes.errors import UserError
+from sharpeyes.errors import InputError, UserError
+from sharpeyes.logsafe import install as install_log_redaction
+from sharpeyes.logsafe import scrub
 
 
 class SharpeyesGroup(click.Group):
@@ -20,7 +22,9 @@ class SharpeyesGroup(click.Group):
         except UserError as exc:
             if ctx.obj and ctx.obj.get("verbose"):
                 raise
-            click.echo(f"error: {exc}", err=True)
+            problems = exc.problems if isinstance(exc, InputError) else [str(exc)]
+            for problem in problems:
+                click.echo(f"error: {scrub(problem)}", err=True)
             sys.exit(exc.exit_code)
 
 
@@ -35,9 +39,17 @@ def main(ctx: click.Context, verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    install_log_redaction()
 
 
 @main.command()
 def version() -> None:
     """Print the version."""
     click.echo(f"sharpeyes {__version__}")
+
+
+from sharpeyes.cli_config import config  # noqa: E402  (command modules register at the bottom)
+from sharpeyes.cli_registry import registry  # noqa: E402
+
+main.add_command(config)
+main.add_command(registry)
