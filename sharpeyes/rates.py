@@ -24,11 +24,14 @@ Definitions (the choices a city operations team expects, written down once):
   is covered.
 - **image quality**: frame-checked in-service cameras with no fault / frame-checked in-service cameras.
 - **online (time)**: seconds online / seconds *observed* over a window, from state transitions; time when
-  nothing was known (before the first transition) is neither up nor down and is reported separately.
+  nothing was known (before the first transition) is neither up nor down and is reported separately. Only
+  time *in service* counts: service changes are transitions of the ``service`` pseudo-module
+  (:func:`service_spans`), so a camera put out of service mid-window counts until then.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -279,6 +282,119 @@ def time_online_groups(
         if area is None or not cam.in_service:
             continue
         t = time_online(points.get(cam.id, ()), start, end)
+        for key in _area_groups(area, inventory, district_codes):
+            out[key] = out[key] + t
+    return out
+
+
+# --- time in service, state segments and buckets ----------------------------------------------------------
+
+SERVICE_MODULE = "service"
+"""The pseudo-module of registry service changes in the transitions table (``in_service`` / ``out_of_service``).
+
+A camera with no such transition is taken as in or out of service for the whole window by its current
+``Camera.in_service``. One with them is in service exactly over the spans they describe: before its first
+service transition it was in the opposite state of that transition's ``to``.
+"""
+
+IN_SERVICE = "in_service"
+OUT_OF_SERVICE = "out_of_service"
+
+Span = tuple[float, float]
+
+
+def service_spans(points: Iterable[StatePoint], start: float, end: float, in_service_now: bool) -> list[Span]:
+    """The sub-intervals of ``[start, end)`` in which a camera was in service, from its service transitions."""
+    ordered = sorted(points, key=lambda p: p.at)
+    if not ordered:
+        return [(start, end)] if in_service_now and end > start else []
+    spans: list[Span] = []
+    serving = ordered[0].state != IN_SERVICE
+    cursor = start
+    for p in ordered:
+        if p.at >= end:
+            break
+        if p.at > cursor and serving:
+            spans.append((cursor, p.at))
+        cursor = max(cursor, p.at)
+        serving = p.state == IN_SERVICE
+    if serving and end > cursor:
+        spans.append((cursor, end))
+    return spans
+
+
+def state_segments(points: Iterable[StatePoint], start: float, end: float) -> list[tuple[float, float, str]]:
+    """The known-state pieces ``(from, to, state)`` of ``[start, end)``, in time order (unknown time left out)."""
+    ordered = sorted(points, key=lambda p: p.at)
+    out: list[tuple[float, float, str]] = []
+    state: str | None = None
+    cursor = start
+    for p in ordered:
+        if p.at >= end:
+            break
+        if p.at > cursor:
+            if state is not None:
+                out.append((cursor, p.at, state))
+            cursor = p.at
+        state = p.state
+    if state is not None and end > cursor:
+        out.append((cursor, end, state))
+    return out
+
+
+def time_online_in_service(
+    points: Sequence[StatePoint], spans: Sequence[Span], online_states: frozenset[str] = ONLINE_STATES
+) -> TimeOnline:
+    """Time online over the spans a camera was in service; ``seconds_window`` is the time in service."""
+    total = TimeOnline(0.0, 0.0, 0.0)
+    for a, b in spans:
+        total = total + time_online(points, a, b, online_states)
+    return total
+
+
+def time_online_buckets(
+    points: Sequence[StatePoint],
+    spans: Sequence[Span],
+    edges: Sequence[float],
+    online_states: frozenset[str] = ONLINE_STATES,
+) -> list[TimeOnline]:
+    """Time online per bucket ``[edges[i], edges[i+1])`` (e.g. days), counting only the in-service spans."""
+    n = len(edges) - 1
+    up = [0.0] * n
+    known = [0.0] * n
+    window = [0.0] * n
+    for a, b in spans:
+        _spread(a, b, edges, window)
+        for sa, sb, state in state_segments(points, a, b):
+            _spread(sa, sb, edges, known)
+            if state in online_states:
+                _spread(sa, sb, edges, up)
+    return [TimeOnline(up[i], known[i], window[i]) for i in range(n)]
+
+
+def _spread(a: float, b: float, edges: Sequence[float], into: list[float]) -> None:
+    """Add the length of ``[a, b)`` to the buckets it overlaps."""
+    i = max(bisect.bisect_right(edges, a) - 1, 0)
+    while i < len(into) and edges[i] < b:
+        overlap = min(b, edges[i + 1]) - max(a, edges[i])
+        if overlap > 0:
+            into[i] += overlap
+        i += 1
+
+
+def sum_time_online(inventory: Inventory, per_camera: Mapping[str, TimeOnline]) -> dict[tuple[str, str], TimeOnline]:
+    """Per-camera time online (already clipped to its service) summed per scope × district + city-wide."""
+    district_codes = frozenset(d.code for d in inventory.districts)
+    zero = TimeOnline(0.0, 0.0, 0.0)
+    out: dict[tuple[str, str], TimeOnline] = {
+        (scope, d): zero for scope in SCOPES for d in (*sorted(district_codes), ALL)
+    }
+    areas = inventory.area_by_id()
+    for cam in inventory.cameras:
+        area = areas.get(cam.area)
+        t = per_camera.get(cam.id)
+        if area is None or t is None:
+            continue
         for key in _area_groups(area, inventory, district_codes):
             out[key] = out[key] + t
     return out
