@@ -53,3 +53,6 @@ from sharpeyes.cli_registry import registry  # noqa: E402
 
 main.add_command(config)
 main.add_command(registry)
+from sharpeyes.cli_audit import audit  # noqa: E402
+
+main.add_command(audit)
