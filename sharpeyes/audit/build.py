@@ -96,8 +96,8 @@ def build_report(
     groups = tuple(
         _group_row(inventory, code, depth, s, counts[(s, code)], timed[(s, code)], options.targets)
         for code, depth in order
-        if depth == 0 or _has_anything(counts, code)
         for s in options.scopes
+        if depth == 0 or _has_anything(counts[(s, code)])
     )
     in_scope_areas = [a for a in inventory.areas if scope.has(a)]
     lines = {c.id: _line(c, areas[c.area], per_cam[c.id], totals[c.id]) for c in cams}
@@ -123,9 +123,8 @@ def build_report(
     return report
 
 
-def _has_anything(counts: Mapping[tuple[str, str], GroupCounts], code: str) -> bool:
-    """Districts with no area and no camera (in any scope) are left out of the rows, except the root."""
-    g = counts[(ALL, code)]
+def _has_anything(g: GroupCounts) -> bool:
+    """A district with no area and no camera in a scope has no row for it (the root always has its rows)."""
     return bool(g.areas or g.cameras)
 
 

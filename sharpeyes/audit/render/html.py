@@ -78,8 +78,8 @@ def render_html(report: Report, lang: str) -> str:
         f'<p class="meta">{escape(label("generated", lang))}: {escape(when(report.generated_at))}</p>',
         f'<p class="meta">{escape(targets_line(report, lang))}</p>',
         f'<p class="verdict {"ok" if ok else "bad"}">{escape(verdict(report, lang))}</p>',
-        _section(sections[0], lang),
         *charts,
+        _section(sections[0], lang),
         *(_section(s, lang) for s in sections[1:]),
         "</body></html>",
     ]

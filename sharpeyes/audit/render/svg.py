@@ -40,7 +40,9 @@ def fit(text: str, max_px: float, size: float = FONT) -> str:
 
 def _text(x: float, y: float, text: str, max_px: float, *, anchor: str = "start", size: float = FONT) -> str:
     shown = escape(fit(text, max_px, size))
-    return f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}">{shown}</text>'
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" data-w="{max_px:.0f}">{shown}</text>'
+    )
 
 
 def _svg(height: float, body: Sequence[str], title: str) -> str:
@@ -63,7 +65,8 @@ def _legend(items: Sequence[tuple[str, str]], y: float) -> list[str]:
 
 def rates_chart(report: Report, lang: str) -> str:
     """Per district and scope: coverage, connection, good order and online (time), with the target ticks."""
-    rows = [g for g in report.groups if g.scope != "all"] or list(report.groups)
+    top = min((g.depth for g in report.groups), default=0)
+    rows = [g for g in report.groups if g.depth <= top + 2 and g.scope != "all"] or list(report.groups)
     rows = rows[:MAX_ROWS]
     label_w, bar_x, bar_w, row_h = 220.0, 230.0, 440.0, 34.0
     body = _legend([(c, label(n, lang)) for n, c in RATE_COLOURS.items()] + [(TARGET, label("target", lang))], 14)
@@ -143,7 +146,7 @@ def _axes(left: float, top: float, w: float, h: float, floor: float, days: Seque
         v = floor + (1 - floor) * k / 4
         y = top + h * (1 - k / 4)
         out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + w}" y2="{y:.1f}" stroke="#ddd"/>')
-        out.append(_text(left - 4, y + 4, f"{v * 100:.0f}%", left - 6, anchor="end", size=10))
+        out.append(_text(left - 4, y + 4, f"{v * 100:.4g}%", left - 6, anchor="end", size=10))
     step = max(1, len(days) // 8)
     for i in range(0, len(days), step):
         x = left + w * (i + 0.5) / len(days)
