@@ -36,6 +36,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
+
 from sharpeyes.probers.base import FaultCode
 from sharpeyes.registry.inventory import Area, Camera, Inventory, Scope
 
@@ -151,11 +154,35 @@ class _Acc:
             self.values[name] += n
 
 
-def _area_groups(area: Area, inventory: Inventory, district_codes: frozenset[str]) -> list[tuple[str, str]]:
-    """Every (scope, district) group an area counts toward."""
-    districts = [d.code for d in inventory.ancestors(area.district)] if area.district in district_codes else []
+def _area_groups(
+    area: Area,
+    inventory: Inventory,
+    district_codes: frozenset[str],
+    chains: Mapping[str, list[str]] | None = None,
+) -> list[tuple[str, str]]:
+    """Every (scope, district) group an area counts toward (``chains``: :func:`ancestor_chains`, for speed)."""
+    if area.district not in district_codes:
+        districts = []
+    elif chains is not None:
+        districts = list(chains[area.district])
+    else:
+        districts = [d.code for d in inventory.ancestors(area.district)]
     districts.append(ALL)
     return [(scope, d) for scope in (area.scope.value, ALL) for d in districts]
+
+
+def ancestor_chains(inventory: Inventory) -> dict[str, list[str]]:
+    """Each district's code followed by its ancestors' codes, computed once for the whole tree."""
+    by_code = inventory.district_by_code()
+    chains: dict[str, list[str]] = {}
+    for d in inventory.districts:
+        chain, seen, current = [], set(), by_code.get(d.code)
+        while current is not None and current.code not in seen:
+            seen.add(current.code)
+            chain.append(current.code)
+            current = by_code.get(current.parent) if current.parent else None
+        chains[d.code] = chain
+    return chains
 
 
 def compute_groups(
@@ -170,9 +197,10 @@ def compute_groups(
     cams_by_area: dict[str, list[Camera]] = defaultdict(list)
     for cam in inventory.cameras:
         cams_by_area[cam.area].append(cam)
+    chains = ancestor_chains(inventory)
     for area in inventory.areas:
         area_counts = _count_area(area, cams_by_area.get(area.id, []), statuses, now, options)
-        for key in _area_groups(area, inventory, district_codes):
+        for key in _area_groups(area, inventory, district_codes, chains):
             accs[key].add(**area_counts)
     return {key: GroupCounts(key[0], key[1], **acc.values) for key, acc in accs.items()}
 
@@ -390,11 +418,79 @@ def sum_time_online(inventory: Inventory, per_camera: Mapping[str, TimeOnline]) 
         (scope, d): zero for scope in SCOPES for d in (*sorted(district_codes), ALL)
     }
     areas = inventory.area_by_id()
+    chains = ancestor_chains(inventory)
     for cam in inventory.cameras:
         area = areas.get(cam.area)
         t = per_camera.get(cam.id)
         if area is None or t is None:
             continue
-        for key in _area_groups(area, inventory, district_codes):
+        for key in _area_groups(area, inventory, district_codes, chains):
             out[key] = out[key] + t
     return out
+
+
+# --- time online of many cameras at once (numpy) ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Segments:
+    """Known-state pieces of many cameras, clipped to a window: parallel numpy arrays, one item per piece."""
+
+    camera: npt.NDArray[np.int64]
+    start: npt.NDArray[np.float64]
+    end: npt.NDArray[np.float64]
+    online: npt.NDArray[np.bool_]
+
+
+def segments_bulk(
+    camera: npt.NDArray[np.int64],
+    at: npt.NDArray[np.float64],
+    online: npt.NDArray[np.bool_],
+    start: float,
+    end: float,
+) -> Segments:
+    """The same pieces as :func:`state_segments`, for many cameras at once.
+
+    Rows are transitions (camera index, time, whether the new state is online) in any order; per camera,
+    transitions at or before ``start`` only matter through the last of them (the state crossing the left
+    edge), and those at or after ``end`` are ignored.
+    """
+    keep = at < end
+    camera, at, online = camera[keep], at[keep], online[keep]
+    order = np.lexsort((at, camera))
+    camera, at, online = camera[order], at[order], online[order]
+    nxt = np.empty_like(at)
+    nxt[:-1] = at[1:]
+    if len(at):
+        nxt[-1] = end
+    last_of_camera = np.ones(len(at), dtype=bool)
+    last_of_camera[:-1] = camera[1:] != camera[:-1]
+    nxt[last_of_camera] = end
+    a = np.clip(at, start, end)
+    b = np.clip(nxt, start, end)
+    piece = b > a
+    return Segments(camera[piece], a[piece], b[piece], online[piece])
+
+
+def per_camera_bulk(seg: Segments, n_cameras: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Seconds up and seconds known per camera index."""
+    length = seg.end - seg.start
+    up = np.bincount(seg.camera, weights=np.where(seg.online, length, 0.0), minlength=n_cameras)
+    known = np.bincount(seg.camera, weights=length, minlength=n_cameras)
+    return up.astype(np.float64), known.astype(np.float64)
+
+
+def per_bucket_bulk(
+    seg: Segments, edges: Sequence[float], mask: npt.NDArray[np.bool_] | None = None
+) -> tuple[list[float], list[float]]:
+    """Seconds up and known in each bucket ``[edges[i], edges[i+1])``, summed over the (masked) pieces."""
+    a, b, on = (seg.start, seg.end, seg.online) if mask is None else (seg.start[mask], seg.end[mask], seg.online[mask])
+    length = b - a
+    up_total, known_total = [], []
+    for t in edges:
+        covered = np.clip(t - a, 0.0, length)  # seconds of each piece before t
+        known_total.append(float(covered.sum()))
+        up_total.append(float(covered[on].sum()))
+    up = [up_total[i + 1] - up_total[i] for i in range(len(edges) - 1)]
+    known = [known_total[i + 1] - known_total[i] for i in range(len(edges) - 1)]
+    return up, known

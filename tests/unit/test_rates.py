@@ -4,17 +4,27 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from sharpeyes.probers.base import FaultCode
 from sharpeyes.rates import (
     ALL,
     IN_SERVICE,
+    ONLINE_STATES,
     OUT_OF_SERVICE,
     CameraStatus,
     RateOptions,
     Ratio,
     StatePoint,
     TimeOnline,
+    ancestor_chains,
     compute_groups,
+    per_bucket_bulk,
+    per_camera_bulk,
+    segments_bulk,
     service_spans,
     state_segments,
     sum_time_online,
@@ -199,3 +209,47 @@ def test_sum_time_online_adds_cameras_to_every_level() -> None:
     g = sum_time_online(INV, per)
     assert g[("public", "S1")] == TimeOnline(10, 20, 30)
     assert g[(ALL, ALL)] == TimeOnline(15, 25, 60)
+
+
+# --- the numpy bulk form agrees with the per-camera functions ---------------------------------------------
+
+_points = st.lists(
+    st.tuples(st.integers(0, 3), st.integers(-50, 350), st.sampled_from(["up", "down", "fault"])), max_size=40
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=_points, start=st.integers(0, 150), length=st.integers(1, 200))
+def test_bulk_time_online_matches_time_online(rows: list[tuple[int, int, str]], start: int, length: int) -> None:
+    end = start + length
+    seg = segments_bulk(
+        np.array([r[0] for r in rows], dtype=np.int64),
+        np.array([r[1] for r in rows], dtype=np.float64),
+        np.array([r[2] in ONLINE_STATES for r in rows], dtype=bool),
+        start,
+        end,
+    )
+    up, known = per_camera_bulk(seg, 4)
+    edges = [start, start + length / 3, start + length / 2, end]
+    b_up, b_known = per_bucket_bulk(seg, edges)
+    expected_buckets = [TimeOnline(0, 0, 0)] * 3
+    for cam in range(4):
+        pts = [StatePoint(at, state) for c, at, state in rows if c == cam]
+        t = time_online(pts, start, end)
+        assert (up[cam], known[cam]) == pytest.approx((t.seconds_up, t.seconds_known))
+        per = time_online_buckets(pts, [(start, end)], edges)
+        expected_buckets = [x + y for x, y in zip(expected_buckets, per, strict=True)]
+    assert b_up == pytest.approx([x.seconds_up for x in expected_buckets])
+    assert b_known == pytest.approx([x.seconds_known for x in expected_buckets])
+
+
+def test_bulk_masks_pieces_and_handles_no_rows() -> None:
+    seg = segments_bulk(np.array([0, 1]), np.array([0.0, 50.0]), np.array([True, False]), 0, 100)
+    assert per_bucket_bulk(seg, [0, 100], mask=seg.camera == 0) == ([100.0], [100.0])
+    empty = segments_bulk(np.array([], dtype=np.int64), np.array([]), np.array([], dtype=bool), 0, 100)
+    assert per_bucket_bulk(empty, [0, 50, 100]) == ([0.0, 0.0], [0.0, 0.0])
+    assert [list(x) for x in per_camera_bulk(empty, 2)] == [[0.0, 0.0], [0.0, 0.0]]
+
+
+def test_ancestor_chains_walk_to_the_root() -> None:
+    assert ancestor_chains(INV) == {"C": ["C"], "D1": ["D1", "C"], "D2": ["D2", "C"], "S1": ["S1", "D1", "C"]}
