@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sharpeyes.audit.history import CameraHistory, History, camera_history
+from sharpeyes.audit.history import CameraNow, History, camera_now
 from sharpeyes.audit.model import (
     CameraLine,
     CameraNeed,
@@ -20,6 +20,7 @@ from sharpeyes.audit.model import (
     UncoveredArea,
     Window,
 )
+from sharpeyes.audit.timeline import Timeline, timeline
 from sharpeyes.rates import (
     ALL,
     GroupCounts,
@@ -27,9 +28,7 @@ from sharpeyes.rates import (
     TimeOnline,
     compute_groups,
     judge_camera,
-    service_spans,
     sum_time_online,
-    time_online_buckets,
 )
 from sharpeyes.registry.inventory import Area, Camera, Inventory
 from sharpeyes.settings import Targets
@@ -79,28 +78,27 @@ def build_report(
     )
     areas = inventory.area_by_id()
     cams = [c for c in inventory.cameras if (a := areas.get(c.area)) is not None and scope.has(a)]
-    per_cam = {
-        c.id: camera_history(history.points.get(c.id, {}), window.end, options.module_probers, c.id in _ever(history))
-        for c in cams
-    }
+    now = {c.id: camera_now(history.last.get(c.id, ()), window.end, options.module_probers) for c in cams}
     if progress:
         progress("camera states")
     edges = day_edges(window)
-    buckets = {c.id: _buckets(c, per_cam[c.id], window, edges) for c in cams}
-    totals = {cid: _total(b) for cid, b in buckets.items()}
+    scope_of = [areas[c.area].scope.value for c in cams]
+    line = timeline(cams, scope_of, history, window, edges, options.module_probers, options.scopes)
     if progress:
         progress("time online")
-    statuses = {cid: h.status for cid, h in per_cam.items()}
+    statuses = {cid: n.status for cid, n in now.items()}
     counts = compute_groups(inventory, statuses, window.end, options.rates)
-    timed = sum_time_online(inventory, totals)
+    timed = sum_time_online(inventory, line.per_camera)
     groups = tuple(
         _group_row(inventory, code, depth, s, counts[(s, code)], timed[(s, code)], options.targets)
         for code, depth in order
         for s in options.scopes
         if depth == 0 or _has_anything(counts[(s, code)])
     )
+    ever = history.ever_online_before | line.online_in_window
     in_scope_areas = [a for a in inventory.areas if scope.has(a)]
-    lines = {c.id: _line(c, areas[c.area], per_cam[c.id], totals[c.id]) for c in cams}
+    zero = TimeOnline(0.0, 0.0, 0.0)
+    lines = {c.id: _line(c, areas[c.area], now[c.id], line.per_camera.get(c.id, zero)) for c in cams}
     served = [c for c in cams if c.in_service]
     report = Report(
         window=window,
@@ -109,13 +107,13 @@ def build_report(
         root_name=_root_name(inventory, options.district),
         scopes=options.scopes,
         groups=groups,
-        uncovered=_uncovered(in_scope_areas, cams, per_cam, window.end, options.rates),
-        never_reached=tuple(sorted((lines[c.id] for c in served if not per_cam[c.id].ever_online), key=_by_id)),
+        uncovered=_uncovered(in_scope_areas, cams, now, window.end, options.rates),
+        never_reached=tuple(sorted((lines[c.id] for c in served if c.id not in ever), key=_by_id)),
         offline_longest=_offline_longest(list(lines.values()), options.top),
         faults=_fault_counts(lines[c.id] for c in served),
         fault_cameras=tuple(sorted((lines[c.id] for c in served if lines[c.id].fault), key=_by_id)),
         registry_gaps=_gaps(inventory, in_scope_areas, cams, options.district is None),
-        availability=_availability(cams, areas, buckets, edges, options.scopes),
+        availability=_availability(line, edges, options.scopes),
         thresholds=options.thresholds,
     )
     if progress:
@@ -126,10 +124,6 @@ def build_report(
 def _has_anything(g: GroupCounts) -> bool:
     """A district with no area and no camera in a scope has no row for it (the root always has its rows)."""
     return bool(g.areas or g.cameras)
-
-
-def _ever(history: History) -> set[str]:
-    return history.ever_online_before
 
 
 # --- districts ---------------------------------------------------------------------------------------------
@@ -215,43 +209,17 @@ def day_edges(window: Window) -> list[float]:
     return edges
 
 
-def _buckets(cam: Camera, h: CameraHistory, window: Window, edges: Sequence[float]) -> list[TimeOnline]:
-    spans = service_spans(h.service, window.start, window.end, cam.in_service)
-    return time_online_buckets(h.liveness, spans, edges)
-
-
-def _total(buckets: Iterable[TimeOnline]) -> TimeOnline:
-    total = TimeOnline(0.0, 0.0, 0.0)
-    for b in buckets:
-        total = total + b
-    return total
-
-
-def _availability(
-    cams: Sequence[Camera],
-    areas: Mapping[str, Area],
-    buckets: Mapping[str, Sequence[TimeOnline]],
-    edges: Sequence[float],
-    scopes: Sequence[str],
-) -> tuple[DayPoint, ...]:
-    n = len(edges) - 1
-    up: dict[str, list[float]] = {s: [0.0] * n for s in scopes}
-    known: dict[str, list[float]] = {s: [0.0] * n for s in scopes}
-    for c in cams:
-        for s in (areas[c.area].scope.value, ALL):
-            if s not in up:
-                continue
-            for i, b in enumerate(buckets[c.id]):
-                up[s][i] += b.seconds_up
-                known[s][i] += b.seconds_known
+def _availability(line: Timeline, edges: Sequence[float], scopes: Sequence[str]) -> tuple[DayPoint, ...]:
     days = [dt.datetime.fromtimestamp(e, dt.UTC).date().isoformat() for e in edges[:-1]]
-    return tuple(DayPoint(s, days[i], up[s][i], known[s][i]) for s in scopes for i in range(n))
+    return tuple(
+        DayPoint(s, day, line.days_up[s][i], line.days_known[s][i]) for s in scopes for i, day in enumerate(days)
+    )
 
 
 # --- lists ---------------------------------------------------------------------------------------------------
 
 
-def _line(cam: Camera, area: Area, h: CameraHistory, t: TimeOnline) -> CameraLine:
+def _line(cam: Camera, area: Area, h: CameraNow, t: TimeOnline) -> CameraLine:
     return CameraLine(
         camera_id=cam.id,
         name=cam.name,
@@ -270,7 +238,7 @@ def _by_id(line: CameraLine) -> str:
     return line.camera_id
 
 
-def _why(cam: Camera, h: CameraHistory, now: float, options: RateOptions) -> str | None:
+def _why(cam: Camera, h: CameraNow, now: float, options: RateOptions) -> str | None:
     """Why a camera does not count toward its area's coverage (``None``: it does)."""
     if not cam.in_service:
         return "out_of_service"
@@ -286,7 +254,7 @@ def _why(cam: Camera, h: CameraHistory, now: float, options: RateOptions) -> str
 def _uncovered(
     areas: Sequence[Area],
     cams: Sequence[Camera],
-    per_cam: Mapping[str, CameraHistory],
+    per_cam: Mapping[str, CameraNow],
     now: float,
     options: RateOptions,
 ) -> tuple[UncoveredArea, ...]:

@@ -1,17 +1,19 @@
-"""What the transitions say about each camera over the audit window: states, service spans, latest status.
+"""What the transitions say about the cameras over the audit window.
 
-Pure functions over :class:`History` (rows already read); :mod:`sharpeyes.audit.source` reads them.
+:class:`History` holds what :mod:`sharpeyes.audit.source` read: the transitions in the window plus the last
+one before it per camera and module (as columns, for the time-weighted rates), and the last transition before
+the window's end per camera and module (for the "now" figures). :func:`camera_now` distils one camera's
+latest transitions by the daemon's rules (``sharpeyes.results``).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
 from sharpeyes.probers.base import FaultCode, Reason
-from sharpeyes.rates import ONLINE_STATES, SERVICE_MODULE, CameraStatus, StatePoint
+from sharpeyes.rates import ONLINE_STATES, CameraStatus
 
 LIVENESS_RANK: Mapping[str, int] = {"rtsp": 0, "onvif": 1, "snapshot": 2}
 """Probers that say whether a camera is online, best first (as the daemon's ``results`` ranks them)."""
@@ -20,35 +22,34 @@ STREAM_PROBERS = frozenset({"rtsp", "onvif", "frame"})
 """Probers whose success (or live fault) proves the stream was reached."""
 
 KNOWN_PROBERS = frozenset({*LIVENESS_RANK, "frame"})
-"""Probers whose success proves the camera answered at all (so it was "reached" once)."""
 _NO_PICTURE = frozenset({Reason.NO_MEDIA.value, Reason.DECODE_ERROR.value})
 _FAULT_CODES = frozenset(c.value for c in FaultCode)
 
 
 @dataclass(frozen=True, slots=True)
-class Point:
-    """One transition as the audit needs it: when (UTC epoch seconds), to which state, and why."""
+class Last:
+    """The last transition of one (camera, module) before the window's end."""
 
-    at: float
-    state: str
+    module: str
+    from_state: str
+    to_state: str
     reason: str
+    at: float
 
 
 @dataclass(slots=True)
 class History:
-    """Transitions per camera and module: those in the window plus the last one before it (its left edge)."""
+    """Transitions as read for one window."""
 
-    points: dict[str, dict[str, list[Point]]] = field(default_factory=lambda: defaultdict(dict))
+    camera: Sequence[str] = ()
+    module: Sequence[str] = ()
+    state: Sequence[str] = ()
+    at: Sequence[float] = ()
+    """Columns: the transitions in the window and, per camera and module, the last one before it."""
+    last: dict[str, list[Last]] = field(default_factory=dict)
+    """Per camera: the last transition of each module before the window's end."""
     ever_online_before: set[str] = field(default_factory=set)
     """Cameras that were online at some time before the window."""
-
-    def add(self, camera_id: str, module: str, point: Point) -> None:
-        self.points[camera_id].setdefault(module, []).append(point)
-
-    def sort(self) -> None:
-        for modules in self.points.values():
-            for pts in modules.values():
-                pts.sort(key=lambda p: p.at)
 
 
 def prober_of(module: str, module_probers: Mapping[str, str]) -> str:
@@ -62,87 +63,48 @@ def fault_label(reason: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class CameraHistory:
-    """One camera's liveness points, service points, and its status at the end of the window."""
+class CameraNow:
+    """One camera at the end of the window: its status for the rates, and what the lists show."""
 
-    liveness: tuple[StatePoint, ...]
-    service: tuple[StatePoint, ...]
     status: CameraStatus
     state: str
     since: float | None
     fault: str | None
-    ever_online: bool
 
 
-def camera_history(
-    modules: Mapping[str, Sequence[Point]], end: float, module_probers: Mapping[str, str], ever_online_before: bool
-) -> CameraHistory:
-    """Distil one camera's transitions (sorted per module) into what the rates and lists need."""
-    live_module = _liveness_module(modules, module_probers)
-    live = [p for p in modules.get(live_module, ()) if p.at < end] if live_module else []
+def camera_now(lasts: Sequence[Last], end: float, module_probers: Mapping[str, str]) -> CameraNow:
+    """Status from the last transition of each module: liveness from the best-ranked liveness module; the
+    stream counts as reached at ``end`` while a stream module is up (or faulty), else when it last went down
+    from up; frame faults from the frame module's state."""
+    live: Last | None = None
     reached: float | None = None
     frame: tuple[str, ...] | None = None
-    online_seen = ever_online_before
-    for module, pts in modules.items():
-        prober = prober_of(module, module_probers)
-        inside = [p for p in pts if p.at < end]
-        online_seen = online_seen or (prober in KNOWN_PROBERS and _any_online(inside))
+    for x in lasts:
+        prober = prober_of(x.module, module_probers)
+        rank = LIVENESS_RANK.get(prober)
+        if rank is not None and (live is None or rank < LIVENESS_RANK[prober_of(live.module, module_probers)]):
+            live = x
         if prober in STREAM_PROBERS:
-            reached = _latest(reached, _reached_at(inside, end))
-        if prober == "frame" and inside:
-            frame = _frame_faults(inside, frame)
-    up = live[-1].state in ONLINE_STATES if live else None
-    status = CameraStatus(up=up, stream_reached_at=reached, frame_faults=_as_codes(frame))
-    return CameraHistory(
-        liveness=tuple(StatePoint(p.at, p.state) for p in live),
-        service=tuple(StatePoint(p.at, p.state) for p in modules.get(SERVICE_MODULE, ()) if p.at < end),
-        status=status,
-        state=live[-1].state if live else "unknown",
-        since=live[-1].at if live else None,
+            at = end if x.to_state in ONLINE_STATES else (x.at if x.from_state in ONLINE_STATES else None)
+            reached = at if reached is None or (at is not None and at > reached) else reached
+        if prober == "frame":
+            frame = _frame_faults(x)
+    up = None if live is None else live.to_state in ONLINE_STATES
+    return CameraNow(
+        status=CameraStatus(up=up, stream_reached_at=reached, frame_faults=_as_codes(frame)),
+        state=live.to_state if live else "unknown",
+        since=live.at if live else None,
         fault=frame[0] if frame else None,
-        ever_online=online_seen,
     )
 
 
-def _liveness_module(modules: Mapping[str, Sequence[Point]], module_probers: Mapping[str, str]) -> str | None:
-    ranked = [
-        (LIVENESS_RANK[prober_of(m, module_probers)], m)
-        for m, pts in modules.items()
-        if pts and prober_of(m, module_probers) in LIVENESS_RANK
-    ]
-    return min(ranked)[1] if ranked else None
-
-
-def _any_online(points: Sequence[Point]) -> bool:
-    return any(p.state in ONLINE_STATES for p in points)
-
-
-def _reached_at(points: Sequence[Point], end: float) -> float | None:
-    """When the stream was last reached: ``end`` if still online then, else when it last left an online state."""
-    reached: float | None = None
-    online = False
-    for p in points:
-        if p.state in ONLINE_STATES:
-            reached, online = p.at, True
-        elif online:
-            reached, online = p.at, False
-    return end if online else reached
-
-
-def _latest(a: float | None, b: float | None) -> float | None:
-    if a is None:
-        return b
-    return a if b is None else max(a, b)
-
-
-def _frame_faults(points: Sequence[Point], current: tuple[str, ...] | None) -> tuple[str, ...] | None:
-    """The frame faults after these transitions, by the daemon's rules (other failures leave them unchanged)."""
-    for p in points:
-        if p.state == "up":
-            current = ()
-        elif p.state == "fault" or p.reason in _NO_PICTURE:
-            current = (fault_label(p.reason),)
-    return current
+def _frame_faults(x: Last) -> tuple[str, ...] | None:
+    """Faults after a frame transition: none when up, its code when faulty or when no picture came."""
+    if x.to_state == "up":
+        return ()
+    if x.to_state == "fault" or x.reason in _NO_PICTURE:
+        return (fault_label(x.reason),)
+    return None
 
 
 def _as_codes(faults: tuple[str, ...] | None) -> tuple[FaultCode, ...] | None:

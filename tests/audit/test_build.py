@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from sharpeyes.audit.build import AuditOptions, build_report
-from sharpeyes.audit.model import Report
+from sharpeyes.audit.model import Report, Window
 from sharpeyes.audit.source import read_history
 from sharpeyes.rates import ALL
 from sharpeyes.registry.models import areas
@@ -170,3 +170,19 @@ def test_fail_under_replaces_the_targets(tmp_path: Path) -> None:
     (tmp_path / "x").mkdir()
     r = audit(tmp_path / "x", AuditOptions(thresholds=(("online_time", 0.71),)))
     assert {(g.scope, g.district) for g, _, _ in r.failures()} >= {("public", "S1"), (ALL, ALL)}
+
+
+def test_index_and_scan_reads_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sharpeyes.audit import source
+
+    _, engine = make_db(tmp_path)
+    for window in (WINDOW, Window(WINDOW.start + 2 * D, WINDOW.end), Window(WINDOW.start - 12 * D, WINDOW.start)):
+        monkeypatch.setattr(source, "_time_key", lambda conn, w: sa.func.julianday)
+        scan = read_history(engine, window)
+        monkeypatch.setattr(source, "_time_key", lambda conn, w: lambda x: x)
+        index = read_history(engine, window)
+        assert sorted(zip(scan.camera, scan.module, scan.at, strict=True)) == sorted(
+            zip(index.camera, index.module, index.at, strict=True)
+        )
+        assert len(scan.camera) > 0
+    engine.dispose()
