@@ -485,12 +485,30 @@ def per_bucket_bulk(
 ) -> tuple[list[float], list[float]]:
     """Seconds up and known in each bucket ``[edges[i], edges[i+1])``, summed over the (masked) pieces."""
     a, b, on = (seg.start, seg.end, seg.online) if mask is None else (seg.start[mask], seg.end[mask], seg.online[mask])
-    length = b - a
-    up_total, known_total = [], []
-    for t in edges:
-        covered = np.clip(t - a, 0.0, length)  # seconds of each piece before t
-        known_total.append(float(covered.sum()))
-        up_total.append(float(covered[on].sum()))
-    up = [up_total[i + 1] - up_total[i] for i in range(len(edges) - 1)]
-    known = [known_total[i + 1] - known_total[i] for i in range(len(edges) - 1)]
-    return up, known
+    e = np.asarray(edges, dtype=np.float64)
+    n = len(e) - 1
+    up = _bucket_sums(a[on], b[on], e, n)
+    known = _bucket_sums(a, b, e, n)
+    return [float(x) for x in up], [float(x) for x in known]
+
+
+def _bucket_sums(
+    a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], e: npt.NDArray[np.float64], n: int
+) -> npt.NDArray[np.float64]:
+    """Total overlap of the pieces ``[a, b)`` (inside ``[e[0], e[-1])``) with each bucket, without a loop:
+    the partial first and last buckets of each piece, plus whole buckets counted through a difference array."""
+    if n <= 0:
+        return np.zeros(0)
+    a, b = np.clip(a, e[0], e[-1]), np.clip(b, e[0], e[-1])
+    keep = b > a
+    a, b = a[keep], b[keep]
+    ia = np.clip(np.searchsorted(e, a, side="right") - 1, 0, n - 1)
+    ib = np.clip(np.searchsorted(e, b, side="left") - 1, 0, n - 1)
+    same = ia == ib
+    out = np.bincount(ia[same], weights=(b - a)[same], minlength=n).astype(np.float64)
+    ia, ib, a, b = ia[~same], ib[~same], a[~same], b[~same]
+    out += np.bincount(ia, weights=e[ia + 1] - a, minlength=n)
+    out += np.bincount(ib, weights=b - e[ib], minlength=n)
+    whole = np.bincount(ia + 1, minlength=n + 1)[: n + 1] - np.bincount(ib, minlength=n + 1)[: n + 1]
+    out += np.cumsum(whole)[:n] * np.diff(e)
+    return out

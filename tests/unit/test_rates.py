@@ -219,8 +219,15 @@ _points = st.lists(
 
 
 @settings(max_examples=150, deadline=None)
-@given(rows=_points, start=st.integers(0, 150), length=st.integers(1, 200))
-def test_bulk_time_online_matches_time_online(rows: list[tuple[int, int, str]], start: int, length: int) -> None:
+@given(
+    rows=_points,
+    start=st.integers(0, 150),
+    length=st.integers(1, 200),
+    cuts=st.lists(st.floats(0.01, 0.99), max_size=6, unique=True),
+)
+def test_bulk_time_online_matches_time_online(
+    rows: list[tuple[int, int, str]], start: int, length: int, cuts: list[float]
+) -> None:
     end = start + length
     seg = segments_bulk(
         np.array([r[0] for r in rows], dtype=np.int64),
@@ -230,9 +237,9 @@ def test_bulk_time_online_matches_time_online(rows: list[tuple[int, int, str]], 
         end,
     )
     up, known = per_camera_bulk(seg, 4)
-    edges = [start, start + length / 3, start + length / 2, end]
+    edges = [start, *sorted(start + length * c for c in cuts), end]
     b_up, b_known = per_bucket_bulk(seg, edges)
-    expected_buckets = [TimeOnline(0, 0, 0)] * 3
+    expected_buckets = [TimeOnline(0, 0, 0)] * (len(edges) - 1)
     for cam in range(4):
         pts = [StatePoint(at, state) for c, at, state in rows if c == cam]
         t = time_online(pts, start, end)
