@@ -96,8 +96,7 @@ def read_history(engine: Engine, window: Window, progress: Progress | None = Non
         rows += _tuples(conn, sa.select(*cols).join(edge, _joined(edge)))
     history = History()
     if rows:
-        history.camera, history.module, history.state, at = zip(*rows, strict=True)
-        history.at = [float(x) for x in at]
+        history.camera, history.module, history.state, history.at = zip(*rows, strict=True)
     if progress:
         progress("transitions in the window")
     with reading(engine) as conn:
