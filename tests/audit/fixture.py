@@ -96,12 +96,17 @@ def parsed(inventory: Inventory) -> Parsed:
     return p
 
 
-def make_db(folder: Path) -> tuple[str, Engine]:
-    """A migrated SQLite database holding the fixture; returns its URL and an engine."""
-    url = f"sqlite:///{folder / 'audit.db'}"
-    upgrade(url)
-    engine = make_engine(url)
+def fill(engine: Engine) -> None:
+    """Migrate the database and write the fixture's registry and transitions into it."""
+    upgrade(engine)
     import_inventory(engine, parsed(INVENTORY))
     with engine.begin() as conn:
         record_transitions(conn, TRANSITIONS)
+
+
+def make_db(folder: Path) -> tuple[str, Engine]:
+    """A migrated SQLite database holding the fixture; returns its URL and an engine."""
+    url = f"sqlite:///{folder / 'audit.db'}"
+    engine = make_engine(url)
+    fill(engine)
     return url, engine
