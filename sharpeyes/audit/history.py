@@ -12,8 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
+import numpy as np
+import numpy.typing as npt
+
 from sharpeyes.probers.base import FaultCode, Reason
-from sharpeyes.rates import ONLINE_STATES, CameraStatus
+from sharpeyes.rates import IN_SERVICE, ONLINE_STATES, OUT_OF_SERVICE, CameraStatus
 
 LIVENESS_RANK: Mapping[str, int] = {"rtsp": 0, "onvif": 1, "snapshot": 2}
 """Probers that say whether a camera is online, best first (as the daemon's ``results`` ranks them)."""
@@ -37,19 +40,38 @@ class Last:
     at: float
 
 
+STATE_CODES: Mapping[str, str] = {"up": "u", "fault": "f", "down": "d", IN_SERVICE: "i", OUT_OF_SERVICE: "o"}
+"""One character per state, as the transitions are read in bulk (``x``: any other state)."""
+STATE_OF_CODE: Mapping[str, str] = {v: k for k, v in STATE_CODES.items()}
+ONLINE_CODES = frozenset(STATE_CODES[s] for s in ONLINE_STATES)
+
+
 @dataclass(slots=True)
 class History:
-    """Transitions as read for one window."""
+    """Transitions as read for one window.
 
-    camera: Sequence[str] = ()
-    module: Sequence[str] = ()
-    state: Sequence[str] = ()
-    at: Sequence[float] = ()
-    """Columns: the transitions in the window and, per camera and module, the last one before it."""
+    The transitions in the window plus, per camera and module, the last one before it, grouped by camera and
+    module: group ``g`` has ``counts[g]`` transitions whose states are the next ``counts[g]`` characters of
+    ``states`` (:data:`STATE_CODES`) and whose times are the next ``counts[g]`` items of ``at`` (any order).
+    """
+
+    group_camera: Sequence[str] = ()
+    group_module: Sequence[str] = ()
+    counts: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    states: bytes = b""
+    at: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     last: dict[str, list[Last]] = field(default_factory=dict)
     """Per camera: the last transition of each module before the window's end."""
     ever_online_before: set[str] = field(default_factory=set)
     """Cameras that were online at some time before the window."""
+
+    def rows(self) -> list[tuple[str, str, str, float]]:
+        """(camera, module, state, at) of every transition held: for tests and small inspections."""
+        cams = np.repeat(np.arange(len(self.counts)), self.counts)
+        return [
+            (self.group_camera[g], self.group_module[g], STATE_OF_CODE.get(chr(c), "other"), float(t))
+            for g, c, t in zip(cams.tolist(), self.states, self.at.tolist(), strict=True)
+        ]
 
 
 def prober_of(module: str, module_probers: Mapping[str, str]) -> str:

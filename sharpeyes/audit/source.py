@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from sharpeyes.audit.history import History, Last
+from sharpeyes.audit.history import STATE_CODES, History, Last
 from sharpeyes.audit.model import Window
 from sharpeyes.rates import ONLINE_STATES, SERVICE_MODULE
 from sharpeyes.registry.models import transitions
@@ -83,20 +84,38 @@ def _bound(when: dt.datetime) -> Any:
     return sa.bindparam(None, when, type_=T.c.at.type)
 
 
+def _agg(conn: Connection, expr: Any, sep: str) -> Any:
+    """The values of a group joined into one string (in the group's row order, the same for every aggregate)."""
+    if conn.dialect.name == "sqlite":
+        return sa.func.group_concat(expr, sep)
+    return sa.func.string_agg(sa.cast(expr, sa.Text), sep)
+
+
+def _state_code() -> Any:
+    return sa.case(*((T.c.to_state == k, v) for k, v in STATE_CODES.items()), else_="x")
+
+
+def _grouped(conn: Connection, where: Any) -> Any:
+    """Per camera and module: its transitions' state codes and epochs, each as one string."""
+    cols = (T.c.camera_id, T.c.module, _agg(conn, _state_code(), ""), _agg(conn, _epoch(conn), ","))
+    return sa.select(*cols).where(where).group_by(T.c.camera_id, T.c.module)
+
+
 def read_history(engine: Engine, window: Window, progress: Progress | None = None) -> History:
-    """Transitions in the window (+ the left edge), the last ones before its end, and who was ever online."""
+    """Transitions in the window (+ the left edge), the last ones before its end, and who was ever online.
+
+    The window's transitions come grouped per camera and module, two strings per group: that moves the least
+    data out of the database and into numpy.
+    """
     start, end = _utc(window.start), _utc(window.end)
     with reading(engine) as conn:
         key = _time_key(conn, window)
-        cols = (T.c.camera_id, T.c.module, T.c.to_state, _epoch(conn))
-        inside = sa.select(*cols).where(key(T.c.at) >= key(_bound(start)), key(T.c.at) < key(_bound(end)))
-        rows = _tuples(conn, inside)
+        rows = _tuples(conn, _grouped(conn, (key(T.c.at) >= key(_bound(start))) & (key(T.c.at) < key(_bound(end)))))
     with reading(engine) as conn:
         edge = _last_before(start, key)
-        rows += _tuples(conn, sa.select(*cols).join(edge, _joined(edge)))
-    history = History()
-    if rows:
-        history.camera, history.module, history.state, history.at = zip(*rows, strict=True)
+        stmt = sa.select(T.c.camera_id, T.c.module, _state_code(), sa.cast(_epoch(conn), sa.Text))
+        rows += _tuples(conn, stmt.join(edge, _joined(edge)))
+    history = _history(rows)
     if progress:
         progress("transitions in the window")
     with reading(engine) as conn:
@@ -112,3 +131,15 @@ def read_history(engine: Engine, window: Window, progress: Progress | None = Non
     if progress:
         progress("latest states")
     return history
+
+
+def _history(rows: list[tuple[Any, ...]]) -> History:
+    """Groups of (camera, module, state codes, epochs as text) into :class:`History` columns."""
+    if not rows:
+        return History()
+    cameras, modules, states, epochs = zip(*rows, strict=True)
+    counts = np.fromiter(map(len, states), dtype=np.int64, count=len(states))
+    at = np.fromstring(",".join(epochs), sep=",") if counts.sum() else np.zeros(0)
+    if len(at) != counts.sum():
+        raise ValueError(f"transitions: {len(at)} times for {counts.sum()} states")
+    return History(cameras, modules, counts, "".join(states).encode("ascii"), at)

@@ -12,15 +12,15 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from sharpeyes.audit.history import KNOWN_PROBERS, LIVENESS_RANK, History, prober_of
+from sharpeyes.audit.history import KNOWN_PROBERS, LIVENESS_RANK, ONLINE_CODES, STATE_OF_CODE, History, prober_of
 from sharpeyes.audit.model import Window
 from sharpeyes.rates import (
     ALL,
-    ONLINE_STATES,
     SERVICE_MODULE,
     StatePoint,
     TimeOnline,
@@ -33,6 +33,10 @@ from sharpeyes.rates import (
 from sharpeyes.registry.inventory import Camera
 
 NOT_LIVE = 99
+
+
+def _state(history: History, k: int) -> str:
+    return STATE_OF_CODE.get(chr(history.states[k]), "other")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,17 +62,24 @@ class _Rows:
 
 
 def _rows(history: History, index: Mapping[str, int], module_probers: Mapping[str, str]) -> _Rows:
-    n = len(history.camera)
-    modules = set(history.module)
+    """Per-group facts (camera, module's rank) spread to the group's transitions."""
+    n = len(history.group_camera)
+    modules = set(history.group_module)
     ranks = {m: LIVENESS_RANK.get(prober_of(m, module_probers), NOT_LIVE) for m in modules}
     answering = {m: prober_of(m, module_probers) in KNOWN_PROBERS for m in modules}
+
+    def spread(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        return np.repeat(values, history.counts)
+
+    codes = np.frombuffer(history.states, dtype=np.uint8)
+    online = np.isin(codes, np.frombuffer("".join(sorted(ONLINE_CODES)).encode(), dtype=np.uint8))
     return _Rows(
-        cam=np.fromiter(map(index.get, history.camera, repeat(-1)), dtype=np.int64, count=n),
-        rank=np.fromiter(map(ranks.__getitem__, history.module), dtype=np.int64, count=n),
-        online=np.fromiter(map(ONLINE_STATES.__contains__, history.state), dtype=bool, count=n),
-        answering=np.fromiter(map(answering.__getitem__, history.module), dtype=bool, count=n),
-        service=np.fromiter(map(SERVICE_MODULE.__eq__, history.module), dtype=bool, count=n),
-        at=np.asarray(history.at, dtype=np.float64),
+        cam=spread(np.fromiter(map(index.get, history.group_camera, repeat(-1)), dtype=np.int64, count=n)),
+        rank=spread(np.fromiter(map(ranks.__getitem__, history.group_module), dtype=np.int64, count=n)),
+        online=online,
+        answering=spread(np.fromiter(map(answering.__getitem__, history.group_module), dtype=bool, count=n)),
+        service=spread(np.fromiter(map(SERVICE_MODULE.__eq__, history.group_module), dtype=bool, count=n)),
+        at=history.at,
     )
 
 
@@ -90,7 +101,7 @@ def timeline(
     live = valid & (r.rank < NOT_LIVE) & (r.rank == best[np.where(valid, r.cam, 0)])
     service_points: dict[int, list[StatePoint]] = defaultdict(list)
     for k in np.nonzero(valid & r.service)[0].tolist():
-        service_points[int(r.cam[k])].append(StatePoint(float(r.at[k]), history.state[k]))
+        service_points[int(r.cam[k])].append(StatePoint(float(r.at[k]), _state(history, k)))
     singled = np.zeros(len(cams), dtype=bool)
     singled[list(service_points)] = True
     serving = np.array([c.in_service for c in cams], dtype=bool)
@@ -107,7 +118,7 @@ def timeline(
     per_camera = {c.id: TimeOnline(float(up[i]), float(known[i]), length) for i, c in enumerate(cams) if serving[i]}
     for i, points in service_points.items():
         live_points = [
-            StatePoint(float(r.at[k]), history.state[k]) for k in np.nonzero(live & (r.cam == i))[0].tolist()
+            StatePoint(float(r.at[k]), _state(history, k)) for k in np.nonzero(live & (r.cam == i))[0].tolist()
         ]
         spans = service_spans(points, window.start, window.end, cams[i].in_service)
         buckets = time_online_buckets(live_points, spans, edges)
