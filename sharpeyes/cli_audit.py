@@ -23,7 +23,7 @@ from sharpeyes.audit.i18n import LANGS
 from sharpeyes.audit.model import RATE_NAMES, Report, Window
 from sharpeyes.audit.render import FORMATS, renderer
 from sharpeyes.audit.render.table import print_report
-from sharpeyes.audit.source import read_history
+from sharpeyes.audit.source import read_history, read_inventory_fast
 from sharpeyes.audit.window import parse_window
 from sharpeyes.cli_registry import DB_ENV, database
 from sharpeyes.config import load_config, load_probe_modules
@@ -31,7 +31,6 @@ from sharpeyes.errors import UserError
 from sharpeyes.rates import ALL, RateOptions
 from sharpeyes.redact import redact_text
 from sharpeyes.registry.db import DEFAULT_URL
-from sharpeyes.registry.store import load_inventory
 from sharpeyes.settings import Targets
 
 log = logging.getLogger(__name__)
@@ -104,7 +103,7 @@ def progress_steps(enabled: bool) -> Iterator[Callable[[str], None]]:
 def run_audit(site: Site, options: AuditOptions, window: Window, now: float, step: Callable[[str], None]) -> Report:
     """Read the registry and the transitions in short read transactions, then build the report."""
     with database(site.db_url) as engine:
-        inventory = load_inventory(engine)
+        inventory = read_inventory_fast(engine)
         step("registry")
         if options.district and options.district not in inventory.district_by_code():
             raise UserError(

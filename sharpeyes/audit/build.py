@@ -30,7 +30,7 @@ from sharpeyes.rates import (
     judge_camera,
     sum_time_online,
 )
-from sharpeyes.registry.inventory import Area, Camera, Inventory
+from sharpeyes.registry.inventory import Area, Camera, District, Inventory
 from sharpeyes.settings import Targets
 
 Progress = Callable[[str], None]
@@ -89,8 +89,9 @@ def build_report(
     statuses = {cid: n.status for cid, n in now.items()}
     counts = compute_groups(inventory, statuses, window.end, options.rates)
     timed = sum_time_online(inventory, line.per_camera)
+    by_code = inventory.district_by_code()
     groups = tuple(
-        _group_row(inventory, code, depth, s, counts[(s, code)], timed[(s, code)], options.targets)
+        _group_row(by_code.get(code), code, depth, s, counts[(s, code)], timed[(s, code)], options.targets)
         for code, depth in order
         for s in options.scopes
         if depth == 0 or _has_anything(counts[(s, code)])
@@ -161,9 +162,8 @@ def _root_name(inventory: Inventory, root: str | None) -> str:
 
 
 def _group_row(
-    inventory: Inventory, code: str, depth: int, scope: str, g: GroupCounts, t: TimeOnline, targets: Targets
+    d: District | None, code: str, depth: int, scope: str, g: GroupCounts, t: TimeOnline, targets: Targets
 ) -> GroupRow:
-    d = inventory.district_by_code().get(code)
     target = getattr(targets, scope, None)
     rates = (
         Rate("coverage", g.areas_covered, g.areas, target.coverage if target else None),

@@ -177,10 +177,18 @@ def test_index_and_scan_reads_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
     _, engine = make_db(tmp_path)
     for window in (WINDOW, Window(WINDOW.start + 2 * D, WINDOW.end), Window(WINDOW.start - 12 * D, WINDOW.start)):
-        monkeypatch.setattr(source, "_time_key", lambda conn, w: sa.func.julianday)
+        monkeypatch.setattr(source, "_time_key", lambda conn, w: source._no_index)
         scan = read_history(engine, window)
         monkeypatch.setattr(source, "_time_key", lambda conn, w: lambda x: x)
         index = read_history(engine, window)
         assert sorted(scan.rows()) == sorted(index.rows())
         assert len(scan.rows()) > 0
+    engine.dispose()
+
+
+def test_fast_inventory_read_equals_the_registry_snapshot(tmp_path: Path) -> None:
+    from sharpeyes.audit.source import read_inventory_fast
+
+    _, engine = make_db(tmp_path)
+    assert read_inventory_fast(engine) == load_inventory(engine)
     engine.dispose()
