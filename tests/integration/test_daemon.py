@@ -220,3 +220,27 @@ async def test_storage_locked_by_another_process_keeps_probing_then_recovers(
     finally:
         engine.dispose()
     assert rows == [("c0", "up"), ("c0", "down")]
+
+
+def open_fds() -> int:
+    return sum(1 for _ in Path("/proc/self/fd").iterdir())
+
+
+async def test_start_stop_cycles_return_to_the_fd_baseline(
+    tmp_path: Path, listeners: tuple[list[int], list[asyncio.Server]]
+) -> None:
+    """RELIABILITY L5: a daemon started and stopped leaves no socket, engine or task behind."""
+    ports, _ = listeners
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    counts = []
+    for _ in range(3):
+        d = Daemon(lambda: tcp_config(ports), DaemonOptions(db_url=url))
+        port = await d.start()
+        base = f"http://127.0.0.1:{port}"
+        await until(lambda b=base: _is(metric(b, "sharpeyes_camera_up", "c0"), 1))  # type: ignore[misc]
+        await d.stop()
+        await asyncio.sleep(0.2)
+        counts.append(open_fds())
+    assert counts[2] <= counts[1] <= counts[0], counts
+    leftover = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert not leftover, leftover
