@@ -49,10 +49,14 @@ def version() -> None:
 
 
 from sharpeyes.cli_config import config  # noqa: E402  (command modules register at the bottom)
+from sharpeyes.cli_probe import probe  # noqa: E402
 from sharpeyes.cli_registry import registry  # noqa: E402
+from sharpeyes.cli_run import run  # noqa: E402
 
 main.add_command(config)
 main.add_command(registry)
+main.add_command(probe)
+main.add_command(run)
 from sharpeyes.cli_audit import audit  # noqa: E402
 
 main.add_command(audit)

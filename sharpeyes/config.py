@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sharpeyes.errors import InputError
+from sharpeyes.errors import InputError, UserError
 from sharpeyes.settings import DaemonConfig, ProbeModule
 from sharpeyes.yamlio import LineMap, dotted, interpolate_env, load_yaml, validate_model, walk
 
@@ -149,3 +149,17 @@ def load_probe_modules(folder: Path) -> tuple[dict[str, ProbeModule], list[str]]
     if not files:
         warnings.append(f"{folder}: no probe modules (*.yml) in this folder: the daemon would probe nothing")
     return modules, warnings
+
+
+_MODULE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def find_probe_module(folder: Path, name: str) -> ProbeModule:
+    """The module called ``name`` in ``folder`` (``NAME.yml`` or ``NAME.yaml``)."""
+    if not _MODULE_NAME.fullmatch(name):
+        raise UserError(f"module name {name!r} is invalid: use lower-case letters, digits and _")
+    for suffix in (".yml", ".yaml"):
+        path = folder / f"{name}{suffix}"
+        if path.is_file():
+            return load_probe_module(path)[0]
+    raise UserError(f"no probe module {name!r} in {folder} (looked for {name}.yml)")

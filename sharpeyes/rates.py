@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -143,46 +143,37 @@ def judge_camera(status: CameraStatus | None, now: float, options: RateOptions) 
     return CameraVerdict(connected, online, healthy, checked, frame_ok)
 
 
-@dataclass(slots=True)
-class _Acc:
-    """A mutable accumulator for one group, frozen into :class:`GroupCounts` at the end."""
-
-    values: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-
-    def add(self, **counts: int) -> None:
-        for name, n in counts.items():
-            self.values[name] += n
-
-
-def _area_groups(
-    area: Area,
-    inventory: Inventory,
-    district_codes: frozenset[str],
-    chains: Mapping[str, list[str]] | None = None,
-) -> list[tuple[str, str]]:
-    """Every (scope, district) group an area counts toward (``chains``: :func:`ancestor_chains`, for speed)."""
-    if area.district not in district_codes:
-        districts = []
-    elif chains is not None:
-        districts = list(chains[area.district])
-    else:
-        districts = [d.code for d in inventory.ancestors(area.district)]
-    districts.append(ALL)
-    return [(scope, d) for scope in (area.scope.value, ALL) for d in districts]
+_FIELDS = (
+    "areas",
+    "areas_covered",
+    "cameras",
+    "in_service",
+    "connected",
+    "online",
+    "healthy",
+    "frame_checked",
+    "frame_ok",
+    "frame_unchecked",
+)
+"""The order of the counters in the per-area and per-group vectors below."""
 
 
-def ancestor_chains(inventory: Inventory) -> dict[str, list[str]]:
-    """Each district's code followed by its ancestors' codes, computed once for the whole tree."""
-    by_code = inventory.district_by_code()
-    chains: dict[str, list[str]] = {}
-    for d in inventory.districts:
-        chain, seen, current = [], set(), by_code.get(d.code)
-        while current is not None and current.code not in seen:
-            seen.add(current.code)
-            chain.append(current.code)
-            current = by_code.get(current.parent) if current.parent else None
-        chains[d.code] = chain
-    return chains
+def _group_keys(inventory: Inventory) -> tuple[list[tuple[str, str]], Callable[[Area], list[tuple[str, str]]]]:
+    """All group keys, and the groups an area counts toward (cached per district and scope)."""
+    codes = sorted({d.code for d in inventory.districts})
+    known = frozenset(codes)
+    keys = [(scope, d) for scope in SCOPES for d in (*codes, ALL)]
+    cache: dict[tuple[str, str], list[tuple[str, str]]] = {}
+
+    def of(area: Area) -> list[tuple[str, str]]:
+        ck = (area.district, area.scope.value)
+        if ck not in cache:
+            chain = [d.code for d in inventory.ancestors(area.district)] if area.district in known else []
+            chain.append(ALL)
+            cache[ck] = [(scope, d) for scope in (area.scope.value, ALL) for d in chain]
+        return cache[ck]
+
+    return keys, of
 
 
 def compute_groups(
@@ -192,42 +183,37 @@ def compute_groups(
     options: RateOptions = RateOptions(),
 ) -> dict[tuple[str, str], GroupCounts]:
     """Counts for every scope × district (every level, every district of the tree even if empty) + city-wide."""
-    district_codes = frozenset(d.code for d in inventory.districts)
-    accs: dict[tuple[str, str], _Acc] = {(scope, d): _Acc() for scope in SCOPES for d in (*sorted(district_codes), ALL)}
+    keys, groups_of = _group_keys(inventory)
+    accs = {key: [0] * len(_FIELDS) for key in keys}
     cams_by_area: dict[str, list[Camera]] = defaultdict(list)
     for cam in inventory.cameras:
         cams_by_area[cam.area].append(cam)
-    chains = ancestor_chains(inventory)
     for area in inventory.areas:
-        area_counts = _count_area(area, cams_by_area.get(area.id, []), statuses, now, options)
-        for key in _area_groups(area, inventory, district_codes, chains):
-            accs[key].add(**area_counts)
-    return {key: GroupCounts(key[0], key[1], **acc.values) for key, acc in accs.items()}
+        vec = _count_area(area, cams_by_area.get(area.id, []), statuses, now, options)
+        for key in groups_of(area):
+            acc = accs[key]
+            for i, n in enumerate(vec):
+                acc[i] += n
+    return {key: GroupCounts(key[0], key[1], *acc) for key, acc in accs.items()}
 
 
 def _count_area(
     area: Area, cameras: Sequence[Camera], statuses: Mapping[str, CameraStatus], now: float, options: RateOptions
-) -> dict[str, int]:
-    """The counts one area contributes to each of its groups."""
-    counts = {"areas": 1, "cameras": len(cameras)}
-    healthy = 0
+) -> list[int]:
+    """The counter vector (in ``_FIELDS`` order) one area contributes to each of its groups."""
+    in_service = connected = online = healthy = checked = frame_ok = 0
     for cam in cameras:
         if not cam.in_service:
             continue
         v = judge_camera(statuses.get(cam.id), now, options)
+        in_service += 1
+        connected += v.connected
+        online += v.online
         healthy += v.healthy
-        for name, flag in (
-            ("in_service", True),
-            ("connected", v.connected),
-            ("online", v.online),
-            ("healthy", v.healthy),
-            ("frame_checked", v.frame_checked),
-            ("frame_ok", v.frame_ok),
-            ("frame_unchecked", not v.frame_checked),
-        ):
-            counts[name] = counts.get(name, 0) + int(flag)
-    counts["areas_covered"] = int(healthy >= area.required_cameras)
-    return counts
+        checked += v.frame_checked
+        frame_ok += v.frame_ok
+    covered = int(healthy >= area.required_cameras)
+    return [1, covered, len(cameras), in_service, connected, online, healthy, checked, frame_ok, in_service - checked]
 
 
 # --- time-weighted online -------------------------------------------------------------------------------
@@ -299,18 +285,15 @@ def time_online_groups(
     inventory: Inventory, points: Mapping[str, Sequence[StatePoint]], start: float, end: float
 ) -> dict[tuple[str, str], TimeOnline]:
     """Time-weighted online per scope × district + city-wide, over the in-service cameras."""
-    district_codes = frozenset(d.code for d in inventory.districts)
-    zero = TimeOnline(0.0, 0.0, 0.0)
-    out: dict[tuple[str, str], TimeOnline] = {
-        (scope, d): zero for scope in SCOPES for d in (*sorted(district_codes), ALL)
-    }
+    keys, groups_of = _group_keys(inventory)
+    out: dict[tuple[str, str], TimeOnline] = dict.fromkeys(keys, TimeOnline(0.0, 0.0, 0.0))
     areas = inventory.area_by_id()
     for cam in inventory.cameras:
         area = areas.get(cam.area)
         if area is None or not cam.in_service:
             continue
         t = time_online(points.get(cam.id, ()), start, end)
-        for key in _area_groups(area, inventory, district_codes):
+        for key in groups_of(area):
             out[key] = out[key] + t
     return out
 
@@ -412,19 +395,15 @@ def _spread(a: float, b: float, edges: Sequence[float], into: list[float]) -> No
 
 def sum_time_online(inventory: Inventory, per_camera: Mapping[str, TimeOnline]) -> dict[tuple[str, str], TimeOnline]:
     """Per-camera time online (already clipped to its service) summed per scope × district + city-wide."""
-    district_codes = frozenset(d.code for d in inventory.districts)
-    zero = TimeOnline(0.0, 0.0, 0.0)
-    out: dict[tuple[str, str], TimeOnline] = {
-        (scope, d): zero for scope in SCOPES for d in (*sorted(district_codes), ALL)
-    }
+    keys, groups_of = _group_keys(inventory)
+    out: dict[tuple[str, str], TimeOnline] = dict.fromkeys(keys, TimeOnline(0.0, 0.0, 0.0))
     areas = inventory.area_by_id()
-    chains = ancestor_chains(inventory)
     for cam in inventory.cameras:
         area = areas.get(cam.area)
         t = per_camera.get(cam.id)
         if area is None or t is None:
             continue
-        for key in _area_groups(area, inventory, district_codes, chains):
+        for key in groups_of(area):
             out[key] = out[key] + t
     return out
 

@@ -35,11 +35,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from sharpeyes import _interim_tables as tables
 from sharpeyes.probers.base import FaultCode, Phase, ProbeResult, Reason
-from sharpeyes.rates import ONLINE_STATES, CameraStatus
+from sharpeyes.rates import ONLINE_STATES, CameraStatus, StatePoint
+from sharpeyes.registry import history
+from sharpeyes.registry import models as tables
+from sharpeyes.registry.history import Transition
+from sharpeyes.settings import ProbeModule
 
 log = logging.getLogger(__name__)
 
@@ -81,18 +83,6 @@ def derive_state(result: ProbeResult) -> State | None:
 
 def utc(ts: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(ts, dt.UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    """A change of state of one (camera, module), at a UTC time."""
-
-    camera_id: str
-    module: str
-    from_state: str
-    to_state: str
-    reason: str
-    at: dt.datetime
 
 
 @dataclass(slots=True)
@@ -174,6 +164,12 @@ class ResultStore:
         self.dirty: set[tuple[str, str, dt.date]] = set()
         self.counters = Counters()
         self.histograms: dict[str, DurationHistogram] = defaultdict(DurationHistogram)
+
+    def configure(self, modules: Mapping[str, ProbeModule]) -> None:
+        """Follow the modules (after start or a reload): their probers, and the longest gap between two
+        results still counted as observed time in roll-ups (two intervals plus the deadline)."""
+        self.module_probers = {name: m.prober for name, m in modules.items()}
+        self.max_gap_s = {name: 2 * m.interval_s + m.timeout_s for name, m in modules.items()}
 
     # --- recording ----------------------------------------------------------------------------------
 
@@ -264,7 +260,7 @@ class ResultStore:
         best: tuple[int, float] | None = None
         reached: float | None = None
         frame: tuple[float, tuple[FaultCode, ...]] | None = None
-        for module, entry in entries.items():
+        for module, entry in list(entries.items()):  # a copy: the exporter may read from a worker thread
             prober = self.module_probers.get(module, "")
             rank = LIVENESS_RANK.get(prober)
             if rank is not None and entry.result is not None and entry.state != UNKNOWN:
@@ -342,38 +338,11 @@ def _as_utc(at: dt.datetime) -> dt.datetime:
 # --- database I/O (sync; run in a worker thread) ------------------------------------------------------
 
 
-def _insert(engine: Engine, table: Any) -> Any:
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
-
-
 def write_batch(engine: Engine, transitions: Sequence[Transition], rolls: RollupRows) -> None:
-    """Write one batch in one transaction: all or nothing, idempotent on retry."""
+    """Write one batch in one transaction (``BEGIN IMMEDIATE`` on SQLite): all or nothing, idempotent on retry."""
     with engine.begin() as conn:
-        if transitions:
-            stmt = _insert(engine, tables.transitions).on_conflict_do_nothing(
-                index_elements=["camera_id", "module", "at"]
-            )
-            conn.execute(stmt, [_transition_row(t) for t in transitions])
-        if rolls:
-            ins = _insert(engine, tables.daily_rollups)
-            stmt = ins.on_conflict_do_update(
-                index_elements=["camera_id", "module", "day"],
-                set_={c: ins.excluded[c] for c in ("seconds_up", "seconds_known", "probes", "failures")},
-            )
-            rows = [{"camera_id": c, "module": m, "day": d, **_fields(r)} for (c, m, d), r in rolls.items()]
-            conn.execute(stmt, rows)
-
-
-def _transition_row(t: Transition) -> dict[str, object]:
-    return {
-        "camera_id": t.camera_id,
-        "module": t.module,
-        "from_state": t.from_state,
-        "to_state": t.to_state,
-        "reason": t.reason,
-        "at": t.at,
-    }
+        history.record_transitions(conn, transitions)
+        history.upsert_rollups(conn, [history.Rollup(c, m, d, **_fields(r)) for (c, m, d), r in rolls.items()])
 
 
 def load_state(engine: Engine, today: dt.date) -> tuple[dict[tuple[str, str], tuple[str, dt.datetime]], RollupRows]:
@@ -468,3 +437,32 @@ class StoreWriter:
             await asyncio.sleep(delay)
             ok = await self.flush_once()
             delay = self.interval_s if ok else min(self.max_backoff_s, max(delay * 2, self.interval_s))
+
+
+def state_points(engine: Engine, module: str, start: dt.datetime, end: dt.datetime) -> dict[str, list[StatePoint]]:
+    """Per camera, the transitions of ``module`` that decide its states within ``[start, end)``.
+
+    Includes each camera's last transition *before* ``start`` (the state the window opens in), so
+    :func:`sharpeyes.rates.time_online` handles transitions crossing the window's left edge.
+    """
+    t = tables.transitions
+    before = (
+        select(t.c.camera_id, func.max(t.c.at).label("at"))
+        .where(t.c.module == module, t.c.at < start)
+        .group_by(t.c.camera_id)
+        .subquery()
+    )
+    opening = (
+        select(t.c.camera_id, t.c.to_state, t.c.at)
+        .join(before, (t.c.camera_id == before.c.camera_id) & (t.c.at == before.c.at))
+        .where(t.c.module == module)
+    )
+    inside = select(t.c.camera_id, t.c.to_state, t.c.at).where(t.c.module == module, t.c.at >= start, t.c.at < end)
+    out: dict[str, list[StatePoint]] = defaultdict(list)
+    with engine.connect() as conn:
+        for q in (opening, inside):
+            for row in conn.execute(q):
+                out[row.camera_id].append(StatePoint(_as_utc(row.at).timestamp(), row.to_state))
+    for points in out.values():
+        points.sort(key=lambda p: p.at)
+    return dict(out)

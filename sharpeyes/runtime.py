@@ -82,5 +82,5 @@ class Runtime:
     def swap(self, config: Config) -> None:
         """Install a new config atomically and drop the state of cameras that are no longer registered."""
         self.config = config
-        self.store.module_probers = {name: m.prober for name, m in config.modules.items()}
+        self.store.configure(config.modules)
         self.store.forget_cameras({c.id for c in config.inventory.cameras})

@@ -6,13 +6,14 @@ offset into the interval from a hash of (module, camera), so load is smooth and 
 same phase every time. Offsets lie in the first 90 % of ``[0, interval − timeout − margin)`` so that every
 probe that starts on time ends before the next sweep.
 
-Limits: one probe at a time per host (an NVR's channels, a camera's streams), then a global concurrency
-limit (host first, so a busy host never holds a global permit while it waits). Each probe runs under
-``run_probe`` with its module's total deadline on the monotonic clock.
+Limits: ``per_host`` probes at a time per host (default one: an NVR's channels, a camera's streams), then a
+global concurrency limit (host first, so a busy host never holds a global permit while it waits). Each probe
+runs under ``run_probe`` with its module's total deadline on the monotonic clock.
 
 Completeness (RELIABILITY.md L1): every scheduled (camera, module, slot) ends in exactly one outcome, counted
 in :class:`~sharpeyes.runtime.SweepStats`: ``ok``, ``failure`` or ``skipped`` with a reason —
 
+- ``backoff``: the prober answered ``locked_out_backoff`` without touching the camera (repeated auth failures);
 - ``late``: it could not start before its sweep's start-by time (limits saturated; it would overrun);
 - ``overrun``: the whole sweep was not started because the previous one was still running;
 - ``missed``: sweeps that should have run while the process was paused or the loop stalled;
@@ -22,6 +23,7 @@ in :class:`~sharpeyes.runtime.SweepStats`: ``ok``, ``failure`` or ``skipped`` wi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -34,7 +36,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from sharpeyes.probers.base import Deadline, ProbeResult, ProbeTarget, run_probe
+from sharpeyes.probers.base import Deadline, ProbeResult, ProbeTarget, Reason, run_probe
 from sharpeyes.registry.inventory import Camera
 from sharpeyes.runtime import Runtime, SweepStats
 from sharpeyes.settings import ProbeModule
@@ -65,6 +67,7 @@ class Limits:
     """Concurrency limits and the shutdown bound."""
 
     concurrency: int = 256
+    per_host: int = 1
     shutdown_grace_s: float = 5.0
 
 
@@ -76,7 +79,7 @@ class Scheduler:
         self.limits = limits
         self.target_for: TargetFor = target_for or (lambda cam: cam.target(None))
         self._global = asyncio.Semaphore(limits.concurrency)
-        self._hosts: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._hosts: weakref.WeakValueDictionary[str, asyncio.Semaphore] = weakref.WeakValueDictionary()
         self._sched = AsyncIOScheduler(timezone="UTC")
         self._sched.add_listener(self._on_overrun, EVENT_JOB_MAX_INSTANCES)
         self._stopping = asyncio.Event()
@@ -84,6 +87,9 @@ class Scheduler:
         self._probing: set[asyncio.Task[None]] = set()
         self._sweeps: set[asyncio.Task[object]] = set()
         self._last_sweep_start: dict[str, float] = {}
+        self._fractions: dict[tuple[str, str], float] = {}
+        self._running: set[str] = set()
+        self._watchdog_task: asyncio.Task[None] | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
@@ -91,10 +97,12 @@ class Scheduler:
         """Schedule every module (first sweep now) and start the APScheduler loop."""
         self.apply_config()
         self._sched.start()
+        self._watchdog_task = asyncio.create_task(self._watchdog())
 
     def apply_config(self) -> None:
         """Match the jobs to the runtime's current modules (after a reload): add, re-time, remove."""
         modules = self.runtime.config.modules
+        self._fractions.clear()  # removed cameras leave no trace
         for job in self._sched.get_jobs():
             if job.id not in modules:
                 job.remove()
@@ -115,6 +123,10 @@ class Scheduler:
         if self._sched.running:
             self._sched.pause()
         self._stopping.set()
+        if self._watchdog_task is not None:
+            self._watchdog_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog_task
         if self._probing:
             await asyncio.wait(set(self._probing), timeout=self.limits.shutdown_grace_s)
         for task in list(self._slots):
@@ -126,6 +138,23 @@ class Scheduler:
         if self._sched.running:
             self._sched.shutdown(wait=False)
 
+    async def _watchdog(self) -> None:
+        """APScheduler times jobs on the wall clock: stepped back an hour, it would wait an hour. On the
+        monotonic clock, a module whose last sweep started more than two intervals ago, with none running,
+        is started now (RELIABILITY.md T1); the slots in between are counted as missed by that sweep."""
+        while not self._stopping.is_set():
+            modules = self.runtime.config.modules
+            await asyncio.sleep(max(0.5, min((m.interval_s for m in modules.values()), default=1.0) / 2))
+            now = time.monotonic()
+            for name, module in self.runtime.config.modules.items():
+                last = self._last_sweep_start.get(name)
+                if last is None or name in self._running or now - last <= 2 * module.interval_s:
+                    continue
+                job = self._sched.get_job(name)
+                if job is not None and not self._stopping.is_set():
+                    log.warning("module %s: no sweep for %.0f s (wall clock stepped?); starting one", name, now - last)
+                    job.modify(next_run_time=dt.datetime.now(dt.UTC))
+
     # --- sweeps ----------------------------------------------------------------------------------------
 
     def _stats(self, module: str) -> SweepStats:
@@ -136,34 +165,61 @@ class Scheduler:
         this = asyncio.current_task()
         if this is not None:
             self._sweeps.add(this)
+        self._running.add(name)
         try:
             await self._run_sweep(name)
         finally:
+            self._running.discard(name)
             if this is not None:
                 self._sweeps.discard(this)
 
     async def _run_sweep(self, name: str) -> None:
+        """Walk the cameras in slot order, starting each one's probe task at its slot time.
+
+        One sleeping sweep per module rather than a timer per camera: at 20,000 cameras, creating every
+        slot's task up front stalls the loop for a second and makes the first slots late.
+        """
         cfg = self.runtime.config
         module = cfg.modules.get(name)
         if module is None or self._stopping.is_set():
             return
         stats = self._stats(name)
-        cameras = [c for c in cfg.inventory.cameras if c.in_service]
-        self._count_missed(name, module, stats, len(cameras))
-        t0 = time.monotonic()
         spread, start_by = sweep_window(module)
-        tasks = set()
+        order = sorted(
+            ((self._fraction(name, c.id) * spread, c) for c in cfg.inventory.cameras if c.in_service),
+            key=lambda item: item[0],
+        )
+        self._count_missed(name, module, stats, len(order))
+        t0 = time.monotonic()
+        stats.scheduled += len(order)
+        tasks: set[asyncio.Task[None]] = set()
         lags: list[float] = []
-        for cam in cameras:
-            slot_at = t0 + slot_offset(name, cam.id, spread)
-            task = asyncio.create_task(self._slot(cam, module, slot_at, t0 + start_by, lags))
-            self._slots.add(task)
-            task.add_done_callback(self._slots.discard)
-            tasks.add(task)
-        stats.scheduled += len(tasks)
+        stop_waiter = asyncio.ensure_future(self._stopping.wait())
+        try:
+            for i, (offset, cam) in enumerate(order):
+                delay = t0 + offset - time.monotonic()
+                if delay > 0:
+                    await asyncio.wait({stop_waiter}, timeout=delay)
+                if self._stopping.is_set():
+                    stats.skipped["shutdown"] += len(order) - i
+                    break
+                task = asyncio.create_task(self._slot(cam, module, t0 + offset, t0 + start_by, lags))
+                self._slots.add(task)
+                task.add_done_callback(self._slots.discard)
+                tasks.add(task)
+        finally:
+            stop_waiter.cancel()
         if tasks:
             await asyncio.wait(tasks)
         self._finish_sweep(stats, module, t0, lags)
+
+    def _fraction(self, module: str, camera_id: str) -> float:
+        """The camera's stable slot position in [0, 1), cached (a hash per camera per sweep adds up)."""
+        key = (module, camera_id)
+        value = self._fractions.get(key)
+        if value is None:
+            value = self._fractions[key] = slot_offset(module, camera_id, 1.0)
+        return value
 
     def _count_missed(self, name: str, module: ProbeModule, stats: SweepStats, n_cameras: int) -> None:
         """Sweeps that should have started since the last one (overrun, paused process): slots skipped."""
@@ -202,15 +258,20 @@ class Scheduler:
             stats.overrun_sweeps_pending += 1
             log.warning("module %s: a sweep was skipped, the previous one still runs", event.job_id)
 
+    def _host(self, host: str) -> asyncio.Semaphore:
+        """The host's semaphore (``per_host`` permits); it lives as long as someone holds or awaits it."""
+        sem = self._hosts.get(host)
+        if sem is None:
+            sem = self._hosts[host] = asyncio.Semaphore(self.limits.per_host)
+        return sem
+
     # --- one slot --------------------------------------------------------------------------------------
 
     async def _slot(self, cam: Camera, module: ProbeModule, slot_at: float, start_by: float, lags: list[float]) -> None:
-        """Wait for the slot, take the host's lock then a global permit, probe, record: exactly one outcome."""
+        """Take the host's permit then a global one, probe, record: exactly one outcome."""
         stats = self._stats(module.name)
         outcome = "shutdown"
         try:
-            if await self._wait_until(slot_at):
-                return
             outcome = await self._acquire_and_probe(cam, module, slot_at, start_by, lags)
         except asyncio.CancelledError:
             outcome = "shutdown"
@@ -223,22 +284,10 @@ class Scheduler:
             else:
                 stats.skipped[outcome] += 1
 
-    async def _wait_until(self, at: float) -> bool:
-        """Sleep until the monotonic time ``at``; True if the daemon began stopping meanwhile."""
-        delay = at - time.monotonic()
-        if delay > 0:
-            try:
-                await asyncio.wait_for(self._stopping.wait(), timeout=delay)
-            except TimeoutError:
-                return False
-        return self._stopping.is_set()
-
     async def _acquire_and_probe(
         self, cam: Camera, module: ProbeModule, slot_at: float, start_by: float, lags: list[float]
     ) -> str:
-        host_lock = self._hosts.get(cam.host)
-        if host_lock is None:
-            host_lock = self._hosts[cam.host] = asyncio.Lock()
+        host_lock = self._host(cam.host)
         try:
             async with asyncio.timeout(max(0.0, start_by - time.monotonic())):
                 await host_lock.acquire()
@@ -260,6 +309,8 @@ class Scheduler:
             self._global.release()
             host_lock.release()
         self.runtime.store.record(result)
+        if result.reason is Reason.LOCKED_OUT_BACKOFF:
+            return "backoff"  # the prober did not touch the camera (repeated auth failures): a skip
         return "ok" if result.ok else "failure"
 
     async def _probe_tracked(self, cam: Camera, module: ProbeModule) -> ProbeResult:
@@ -274,8 +325,5 @@ class Scheduler:
 
     async def probe_now(self, cam: Camera, module: ProbeModule, deadline: Deadline) -> ProbeResult:
         """An on-demand probe (``/probe``) under the same per-host lock and global limit; not recorded."""
-        host_lock = self._hosts.get(cam.host)
-        if host_lock is None:
-            host_lock = self._hosts[cam.host] = asyncio.Lock()
-        async with host_lock, self._global:
+        async with self._host(cam.host), self._global:
             return await run_probe(self.target_for(cam), module, deadline=deadline)

@@ -19,8 +19,15 @@ from typing import Any, TypeVar, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
+
+try:
+    from yaml._yaml import CParser as _CParser
+except ImportError:  # pragma: no cover - libyaml is in PyYAML's wheels
+    _CParser = None  # type: ignore[assignment,misc]
 
 from sharpeyes.errors import InputError
 
@@ -49,29 +56,47 @@ class LineMap:
         return self.lines.get((), 1)
 
 
-class _LimitedLoader(yaml.SafeLoader):
-    """SafeLoader that counts aliases and bounds nesting depth while composing."""
+class _Limits(Composer):
+    """Composer hooks shared by both loaders: count aliases and bound nesting depth while composing."""
 
-    def __init__(self, stream: str, source: str) -> None:
-        super().__init__(stream)
-        self._source = source
-        self._aliases = 0
-        self._depth = 0
+    _aliases = 0
+    _depth = 0
 
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
-        if self.check_event(AliasEvent):
+        events: Any = self  # the parser half of the loader (Python or libyaml) provides the event API
+        if events.check_event(AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
-                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                mark = events.peek_event().start_mark
                 raise _RejectedError(mark.line + 1, f"more than {MAX_ALIASES} aliases (alias bombs are refused)")
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                mark = events.peek_event().start_mark
                 raise _RejectedError(mark.line + 1, f"nested deeper than {MAX_DEPTH} levels")
             return Composer.compose_node(self, parent, index)
         finally:
             self._depth -= 1
+
+
+class _PyLoader(_Limits, yaml.SafeLoader):
+    """Pure-Python safe loader with the limits (used when libyaml is missing)."""
+
+
+if _CParser is not None:
+
+    class _CLoader(_Limits, _CParser, SafeConstructor, Resolver):
+        """libyaml parses (fast); Python composes (with the limits) and SafeConstructor builds values."""
+
+        def __init__(self, stream: str) -> None:
+            _CParser.__init__(self, stream)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+            Composer.__init__(self)
+
+    _Loader: Any = _CLoader
+else:  # pragma: no cover - libyaml is in PyYAML's wheels
+    _Loader = _PyLoader
 
 
 class _RejectedError(Exception):
@@ -107,7 +132,7 @@ def parse_yaml(
     text: str, source: str, *, interpolate: bool = False, env: Mapping[str, str] | None = None
 ) -> tuple[Any, LineMap]:
     """Parse YAML text (see :func:`load_yaml`); ``source`` names it in errors."""
-    loader = _LimitedLoader(text, source)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -122,9 +147,9 @@ def parse_yaml(
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
-        raise InputError([f"{source}:{line}: YAML: {exc.problem or exc.context}"]) from None
+        raise InputError([f"{source}:{line}: YAML: {one_line(exc.problem or exc.context or 'syntax error')}"]) from None
     except yaml.YAMLError as exc:
-        raise InputError([f"{source}:1: YAML: {exc}"]) from None
+        raise InputError([f"{source}:1: YAML: {one_line(str(exc))}"]) from None
     except RecursionError:
         raise InputError([f"{source}:1: YAML nested too deeply"]) from None
     finally:
@@ -132,6 +157,12 @@ def parse_yaml(
     if interpolate:
         data = interpolate_env(data, source, LineMap(lines), env)
     return data, LineMap(lines)
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """A message on one line (parsers' messages may span several), cut to ``limit`` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def interpolate_env(data: Any, source: str, lines: LineMap, env: Mapping[str, str] | None = None) -> Any:

@@ -10,8 +10,8 @@
 - ``GET /api/v1/cameras/{id}``: the camera's registry entry (URLs redacted, no password), its states and
   last results (whose ``detail`` is already redacted).
 
-An optional bearer token protects everything except ``/metrics`` and the health endpoints. Bind to
-127.0.0.1 unless told otherwise.
+An optional bearer token protects everything except ``/metrics`` and the health endpoints; a POST from
+another origin (a browser tricked into it) is refused with 403. Bind to 127.0.0.1 unless told otherwise.
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
+from sharpeyes.exporter import exposition
 from sharpeyes.exporter.collector import SharpeyesCollector
 from sharpeyes.probers.base import Deadline, ProbeResult
 from sharpeyes.rates import judge_camera
@@ -52,12 +54,21 @@ class ApiOptions:
     probe: ProbeHook | None = None
     reload: ReloadHook | None = None
     token: Secret | None = None
+    on_reloaded: Callable[[], None] | None = None
+
+
+class _Rendering:
+    """The exposition being rendered now, if any."""
+
+    def __init__(self) -> None:
+        self.task: asyncio.Future[bytes] | None = None
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 OPTIONS = web.AppKey("options", ApiOptions)
 RELOAD_LOCK = web.AppKey("reload_lock", asyncio.Lock)
+RENDERING = web.AppKey("rendering", _Rendering)
 
 
 def make_app(runtime: Runtime, options: ApiOptions, background: Sequence[BackgroundTask] = ()) -> web.Application:
@@ -69,6 +80,7 @@ def make_app(runtime: Runtime, options: ApiOptions, background: Sequence[Backgro
     app[REGISTRY] = registry
     app[OPTIONS] = options
     app[RELOAD_LOCK] = asyncio.Lock()
+    app[RENDERING] = _Rendering()
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/probe", _probe)
     app.router.add_get("/-/healthy", _healthy)
@@ -84,6 +96,8 @@ def make_app(runtime: Runtime, options: ApiOptions, background: Sequence[Backgro
 async def _auth_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
+    if request.method not in ("GET", "HEAD") and not _same_origin(request):
+        return web.json_response({"status": "error", "error": "cross-origin request refused"}, status=403)
     token = request.app[OPTIONS].token
     if token and request.path not in PUBLIC_PATHS:
         given = request.headers.get("Authorization", "")
@@ -95,9 +109,21 @@ async def _auth_middleware(
     return await handler(request)
 
 
+def _same_origin(request: web.Request) -> bool:
+    """A browser's cross-site POST carries an Origin of another host: refuse it (no CSRF on /-/reload)."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc == request.host
+
+
 async def _metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[REGISTRY])
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    """Render in a worker thread (the event loop keeps probing); concurrent scrapes share one rendering."""
+    shared = request.app[RENDERING]
+    if shared.task is None or shared.task.done():
+        shared.task = asyncio.ensure_future(asyncio.to_thread(exposition.render, request.app[REGISTRY]))
+    body = await asyncio.shield(shared.task)
+    return web.Response(body=body, headers={"Content-Type": exposition.CONTENT_TYPE})
 
 
 async def _healthy(request: web.Request) -> web.Response:
@@ -113,25 +139,38 @@ async def _ready(request: web.Request) -> web.Response:
     return web.Response(text="sharpeyes is ready.\n")
 
 
-async def _reload(request: web.Request) -> web.Response:
-    hook = request.app[OPTIONS].reload
-    rt = request.app[RUNTIME]
+async def reload_config(app: web.Application) -> dict[str, object]:
+    """Re-read config and registry through the reload hook and swap atomically; on any problem keep the
+    running config. Returns the JSON answer (``status`` ``success`` or ``error`` with the reason). Used by
+    ``POST /-/reload`` and by SIGHUP."""
+    hook = app[OPTIONS].reload
+    rt = app[RUNTIME]
     if hook is None:
-        return web.json_response({"status": "error", "error": "reload is not configured"}, status=501)
-    async with request.app[RELOAD_LOCK]:
+        return {"status": "error", "error": "reload is not configured"}
+    async with app[RELOAD_LOCK]:
         try:
             config = await hook()
         except Exception as exc:
             reason = redact_text(str(exc) or type(exc).__name__)[:2000]
             rt.last_reload_ok, rt.last_reload_error = False, reason
             log.error("reload failed, keeping the running config: %s", reason)
-            return web.json_response({"status": "error", "error": reason}, status=500)
+            return {"status": "error", "error": reason}
         rt.swap(config)
         rt.last_reload_ok, rt.last_reload_error = True, ""
+        on_reloaded = app[OPTIONS].on_reloaded
+        if on_reloaded is not None:
+            on_reloaded()
         rt.last_reload_at = time.time()
     cams = len(config.inventory.cameras)
     log.info("reloaded: %d cameras, %d modules", cams, len(config.modules))
-    return web.json_response({"status": "success", "cameras": cams, "modules": sorted(config.modules)})
+    return {"status": "success", "cameras": cams, "modules": sorted(config.modules)}
+
+
+async def _reload(request: web.Request) -> web.Response:
+    if request.app[OPTIONS].reload is None:
+        return web.json_response({"status": "error", "error": "reload is not configured"}, status=501)
+    answer = await reload_config(request.app)
+    return web.json_response(answer, status=200 if answer["status"] == "success" else 500)
 
 
 def _probe_deadline(request: web.Request, module: ProbeModule) -> float:

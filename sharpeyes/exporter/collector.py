@@ -1,7 +1,10 @@
 """The Prometheus collector: renders the daemon's in-memory state at scrape time (DESIGN.md §7).
 
-``collect()`` runs on the event loop, so it does no I/O: it reads the :class:`~sharpeyes.runtime.Runtime`
-and computes the rates with :mod:`sharpeyes.rates`. Every value comes from the daemon's own probe schedule,
+``collect()`` does no I/O: it reads the :class:`~sharpeyes.runtime.Runtime` and computes the rates with
+:mod:`sharpeyes.rates`. With tens of thousands of cameras rendering takes long enough to delay probes, so
+``/metrics`` renders in a worker thread: every container read here is first copied by one C-level call
+(``dict(...)``, ``list(...)``), which the GIL makes atomic against the event loop's updates; a camera's
+fields may mix two consecutive results, never crash the scrape. Every value comes from the daemon's own probe schedule,
 not from a probe made for this scrape; ``sharpeyes_last_sweep_success_timestamp_seconds`` says how fresh.
 
 Labels are ids and closed enums only (camera, area and district ids, scope, sector, point class, module,
@@ -23,8 +26,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from sharpeyes.rates import ALL, CameraStatus, GroupCounts, compute_groups, judge_camera
-from sharpeyes.registry.inventory import Inventory
-from sharpeyes.runtime import Runtime
+from sharpeyes.registry.inventory import Camera, Inventory
+from sharpeyes.runtime import Config, Runtime
 
 CACHED = " Value from the daemon's own probe schedule (cached), not probed at scrape time."
 GROUP_LABELS = ["scope", "district", "level"]
@@ -61,6 +64,30 @@ class SharpeyesCollector(Collector):
     def __init__(self, runtime: Runtime, clock: Callable[[], float] = time.time) -> None:
         self.runtime = runtime
         self.clock = clock
+        self._static: tuple[Config, list[tuple[Camera, str, list[str]]]] | None = None
+
+    def _static_labels(self, config: Config) -> list[tuple[Camera, str, list[str]]]:
+        """Per camera: its escaped id label and its info labels, computed once per config (they never change)."""
+        cached = self._static
+        if cached is not None and cached[0] is config:
+            return cached[1]
+        areas = config.inventory.area_by_id()
+        rows = []
+        for cam in config.inventory.cameras:
+            area = areas.get(cam.area)
+            cid = label(cam.id)
+            info = [
+                cid,
+                label(cam.area),
+                label(area.district) if area else "",
+                area.scope.value if area else "",
+                label(area.sector or "") if area else "",
+                label(cam.point_class or ""),
+                "true" if cam.in_service else "false",
+            ]
+            rows.append((cam, cid, info))
+        self._static = (config, rows)
+        return rows
 
     def collect(self) -> Iterator[Metric]:
         rt = self.runtime
@@ -101,22 +128,8 @@ class SharpeyesCollector(Collector):
             "Static registry attributes; join with group_left.",
             labels=["camera_id", "area_id", "district", "scope", "sector", "point_class", "in_service"],
         )
-        areas = rt.config.inventory.area_by_id()
-        for cam in rt.config.inventory.cameras:
-            area = areas.get(cam.area)
-            cid = label(cam.id)
-            info.add_metric(
-                [
-                    cid,
-                    label(cam.area),
-                    label(area.district) if area else "",
-                    area.scope.value if area else "",
-                    label(area.sector or "") if area else "",
-                    label(cam.point_class or ""),
-                    "true" if cam.in_service else "false",
-                ],
-                1,
-            )
+        for cam, cid, info_labels in self._static_labels(rt.config):
+            info.add_metric(info_labels, 1)
             status = statuses[cam.id]
             if status.up is not None:
                 up.add_metric([cid], 1 if status.up else 0)
@@ -124,11 +137,11 @@ class SharpeyesCollector(Collector):
                 healthy.add_metric([cid], 1 if verdict.healthy else 0)
             for code in sorted(set(status.frame_faults or ())):
                 fault.add_metric([cid, code.value], 1)
-            entries = rt.store.by_camera.get(cam.id, {})
-            successes = [e.last_success for e in entries.values() if e.last_success is not None]
+            entries = list(rt.store.by_camera.get(cam.id, {}).values())
+            successes = [e.last_success for e in entries if e.last_success is not None]
             if successes:
                 last_ok.add_metric([cid], max(successes))
-            skews = [e.result.observations.get("clock_skew_s") for e in entries.values() if e.result is not None]
+            skews = [e.result.observations.get("clock_skew_s") for e in entries if e.result is not None]
             numeric = [float(s) for s in skews if isinstance(s, int | float)]
             if numeric:
                 skew.add_metric([cid], numeric[-1])
@@ -140,7 +153,7 @@ class SharpeyesCollector(Collector):
         results = CounterMetricFamily(
             "sharpeyes_results", "Probe results by module and reason.", labels=["module", "reason"]
         )
-        for (module, reason), n in sorted(c.results.items()):
+        for (module, reason), n in sorted(dict(c.results).items()):
             results.add_metric([module, reason], n)
         yield results
         yield CounterMetricFamily(
@@ -166,7 +179,7 @@ class SharpeyesCollector(Collector):
         hist = HistogramMetricFamily(
             "sharpeyes_probe_duration_seconds", "Probe durations by module.", labels=["module"]
         )
-        for module, h in sorted(rt.store.histograms.items()):
+        for module, h in sorted(dict(rt.store.histograms).items()):
             hist.add_metric([module], h.cumulative(), h.total)
         yield hist
         yield from _sweep_metrics(rt)
@@ -202,7 +215,7 @@ def _sweep_metrics(rt: Runtime) -> Iterator[Metric]:
     skipped = CounterMetricFamily(
         "sharpeyes_probes_skipped", "Scheduled probes not run, by reason.", labels=["module", "reason"]
     )
-    for module, s in sorted(rt.sweeps.items()):
+    for module, s in sorted(dict(rt.sweeps).items()):
         sweeps.add_metric([module], s.sweeps)
         overruns.add_metric([module], s.overruns)
         if s.last_duration_s is not None:
@@ -211,7 +224,7 @@ def _sweep_metrics(rt: Runtime) -> Iterator[Metric]:
             lag.add_metric([module], s.last_lag_s)
         if s.last_complete is not None:
             last.add_metric([module], s.last_complete)
-        for reason, n in sorted(s.skipped.items()):
+        for reason, n in sorted(dict(s.skipped).items()):
             skipped.add_metric([module, reason], n)
     yield from (duration, lag, overruns, sweeps, last, skipped)
 

@@ -11,18 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
 from sharpeyes.errors import UserError
+
+if TYPE_CHECKING:  # alembic is imported only when a migration runs: it is slow to import
+    from alembic.config import Config
 
 DEFAULT_URL = "sqlite:///sharpeyes.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -92,6 +91,7 @@ def _install_sqlite_hooks(engine: Engine, synchronous: SqliteSync, busy_timeout_
 def write_session(engine: Engine) -> Iterator[Session]:
     """One write transaction (``BEGIN IMMEDIATE`` on SQLite): commits on success, rolls back on any error."""
     with engine.connect() as conn, Session(bind=conn) as session, session.begin():
+        session.connection()  # BEGIN now: the write lock is taken before any read of this transaction
         yield session
 
 
@@ -105,6 +105,8 @@ def read_session(engine: Engine) -> Iterator[Session]:
 
 
 def _alembic_config(connection: Connection) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
@@ -114,6 +116,8 @@ def _alembic_config(connection: Connection) -> Config:
 def upgrade(url: str | URL | Engine, revision: str = "head") -> None:
     """Bring the database schema to ``revision`` (default: the latest) with the packaged Alembic migrations."""
     engine = url if isinstance(url, Engine) else make_engine(url)
+    from alembic import command
+
     try:
         with engine.begin() as conn:
             command.upgrade(_alembic_config(conn), revision)
@@ -122,8 +126,23 @@ def upgrade(url: str | URL | Engine, revision: str = "head") -> None:
             engine.dispose()
 
 
+def downgrade(url: str | URL | Engine, revision: str) -> None:
+    """Take the schema back to ``revision`` (``"base"``: no tables). For tests and emergencies."""
+    engine = url if isinstance(url, Engine) else make_engine(url)
+    from alembic import command
+
+    try:
+        with engine.begin() as conn:
+            command.downgrade(_alembic_config(conn), revision)
+    finally:
+        if not isinstance(url, Engine):
+            engine.dispose()
+
+
 def head_revision() -> str:
     """The newest migration shipped with this version."""
+    from alembic.script import ScriptDirectory
+
     with sa.create_engine("sqlite://").connect() as conn:
         head = ScriptDirectory.from_config(_alembic_config(conn)).get_current_head()
     assert head is not None
@@ -132,6 +151,8 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine) -> str | None:
     """The schema revision the database is at (``None`` when it was never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         conn.execution_options(sqlite_begin="DEFERRED")
         return MigrationContext.configure(conn).get_current_revision()

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
-from sharpeyes.redact import redact_url
-
 ID_RE = re.compile(r"^\w[\w.:-]{0,127}$")
 CODE_RE = re.compile(r"^\w[\w.-]{0,31}$")
 SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -52,6 +50,7 @@ class Where:
 
     def at(self, column: str, problem: str) -> str:
         line = self.field_lines.get(column, self.line)
+        column = printable(column)
         return f"{self.file}:{line}: {column}: {problem}" if line else f"{self.file}: {column}: {problem}"
 
     def __str__(self) -> str:
@@ -59,6 +58,11 @@ class Where:
 
 
 IN_DATABASE = Where("(database)")
+
+
+def printable(name: str) -> str:
+    """A column or key name safe to print on one line."""
+    return name if name.isprintable() and len(name) <= 64 else repr(name[:64])
 
 
 def _shown(value: str) -> str:
@@ -229,7 +233,8 @@ def host_problem(value: str) -> str | None:
         pass
     if HOSTNAME_RE.match(value) and not value.replace(".", "").isdigit():
         return None
-    return f"{_shown(redact_url(value))} is not a host name or IP address (allowed: e.g. 10.1.2.3, cam1.example)"
+    shown = "the value" if "@" in value else _shown(value)
+    return f"{shown} is not a host name or IP address (allowed: e.g. 10.1.2.3, cam1.example)"
 
 
 def _same_host(a: str, b: str) -> bool:
@@ -239,7 +244,9 @@ def _same_host(a: str, b: str) -> bool:
 
 def url_problem(value: str, schemes: tuple[str, ...], host: str | None) -> str | None:
     """Why a camera URL is refused: scheme not allowed, credentials inside, bad port, or another host."""
-    shown = _shown(redact_url(value))
+    if "@" in value:  # never echo it: an unencoded password can defeat any attempt to redact it
+        return "credentials in a URL are refused (allowed: username and password_env/password_file in their columns)"
+    shown = _shown(value)
     try:
         parts = urlsplit(value)
         port = parts.port
@@ -247,8 +254,6 @@ def url_problem(value: str, schemes: tuple[str, ...], host: str | None) -> str |
         return f"{shown} is not a valid URL (allowed: {'/'.join(schemes)}://HOST[:PORT]/PATH)"
     if parts.scheme.lower() not in schemes:
         return f"{shown}: scheme {parts.scheme or '(none)'!r} is not allowed (allowed: {', '.join(schemes)})"
-    if "@" in parts.netloc:
-        return f"{shown}: credentials in a URL are refused (allowed: username and password_env/password_file)"
     if not parts.hostname:
         return f"{shown} has no host (allowed: {schemes[0]}://HOST[:PORT]/PATH)"
     if port == 0:

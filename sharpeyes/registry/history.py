@@ -65,11 +65,12 @@ def record_transitions(conn: Connection, items: Sequence[Transition]) -> int:
         }
         for t in items
     ]
-    stmt = _insert(conn, transitions).on_conflict_do_nothing(index_elements=["camera_id", "module", "at"])
-    added = 0
-    for row in rows:  # per row, so the count of rows actually added is exact on both backends
-        added += conn.execute(stmt, row).rowcount
-    return added
+    stmt = (
+        _insert(conn, transitions)
+        .on_conflict_do_nothing(index_elements=["camera_id", "module", "at"])
+        .returning(transitions.c.id)
+    )
+    return len(conn.execute(stmt, rows).all())
 
 
 def upsert_rollups(conn: Connection, items: Sequence[Rollup]) -> None:

@@ -36,9 +36,10 @@ from sharpeyes.registry.fields import (
     gb_id_problem,
     id_key,
     is_gb_id,
+    printable,
 )
 from sharpeyes.registry.inventory import Area, Camera, District, DistrictLevel, Inventory, Scope
-from sharpeyes.yamlio import MAX_BYTES, LineMap, parse_yaml, read_limited
+from sharpeyes.yamlio import MAX_BYTES, LineMap, one_line, parse_yaml, read_limited
 
 Kind = Literal["districts", "areas", "cameras"]
 KINDS: tuple[Kind, ...] = ("districts", "areas", "cameras")
@@ -154,7 +155,7 @@ def _csv_records(path: Path, text: str) -> Iterator[tuple[int, list[str]]]:
         except StopIteration:
             return
         except csv.Error as exc:
-            raise InputError([f"{path}:{reader.line_num or start}: (file): CSV: {exc}"]) from None
+            raise InputError([f"{path}:{reader.line_num or start}: (file): CSV: {one_line(str(exc))}"]) from None
         if cells and any(c.strip() for c in cells):
             yield start, cells
 
@@ -207,14 +208,15 @@ def _header_ok(path: Path, line: int, header: list[str], kind: Kind, problems: l
     seen: set[str] = set()
     for column in header:
         if column in seen:
-            problems.append(f"{path}:{line}: {column or '(empty)'}: column given twice")
+            problems.append(f"{path}:{line}: {printable(column) or '(empty)'}: column given twice")
             ok = False
         seen.add(column)
         if column in PLAINTEXT:
             continue  # reported per row with a value, or once at the header when empty everywhere
         if column not in COLUMNS[kind]:
             problems.append(
-                f"{path}:{line}: {column or '(empty)'}: unknown {kind} column (allowed: {', '.join(COLUMNS[kind])})"
+                f"{path}:{line}: {printable(column) or '(empty)'}: unknown {kind} column "
+                f"(allowed: {', '.join(COLUMNS[kind])})"
             )
             ok = False
     for column in REQUIRED[kind]:
@@ -236,7 +238,9 @@ def _parse_yaml(path: Path, parsed: Parsed) -> None:
         return
     for key, items in data.items():
         if key not in KINDS:
-            parsed.problems.append(f"{path}:{lines.line((key,))}: {key}: unknown key (allowed: {', '.join(KINDS)})")
+            parsed.problems.append(
+                f"{path}:{lines.line((key,))}: {printable(str(key))}: unknown key (allowed: {', '.join(KINDS)})"
+            )
             continue
         kind: Kind = key
         parsed.kinds.add(kind)
@@ -518,7 +522,8 @@ def to_document(inventory: Inventory) -> dict[str, list[dict[str, object]]]:
 
 
 def to_yaml(inventory: Inventory) -> str:
-    return yaml.safe_dump(to_document(inventory), allow_unicode=True, sort_keys=False, width=120)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter when present: same output, faster
+    return yaml.dump(to_document(inventory), Dumper=dumper, allow_unicode=True, sort_keys=False, width=120)
 
 
 def to_json(inventory: Inventory) -> str:

@@ -8,7 +8,7 @@ removed only with ``prune``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,7 +166,6 @@ def import_inventory(engine: Engine, parsed: Parsed, *, prune: bool = False) -> 
         report = ImportReport()
         merged = _merge(current, parsed, prune, report)
         problems = check_references(*merged)
-        problems += _id_clashes(current, parsed, report)
         if problems:
             raise InputError(problems)
         _write(session, current, parsed, report)
@@ -221,24 +220,6 @@ def _merge_kind(
                 continue
         kept.append((record, IN_DATABASE))
     return kept + list(incoming)
-
-
-def _id_clashes(current: Inventory, parsed: Parsed, report: ImportReport) -> list[str]:
-    """Input ids that differ from a kept database id only by case or surrounding space."""
-    problems: list[str] = []
-    groups: Iterable[tuple[Kind, str, Sequence[Any], Sequence[tuple[Any, Where]], Any]] = (
-        ("districts", "code", current.districts, parsed.districts, lambda d: d.code),
-        ("areas", "id", current.areas, parsed.areas, lambda a: a.id),
-        ("cameras", "id", current.cameras, parsed.cameras, lambda c: c.id),
-    )
-    for kind, column, existing, incoming, key in groups:
-        removed = set(report.kinds[kind].removed)
-        by_key = {id_key(key(x)): key(x) for x in existing if key(x) not in removed}
-        for record, where in incoming:
-            other = by_key.get(id_key(key(record)))
-            if other is not None and other != key(record):
-                problems.append(where.at(column, f"id {key(record)!r} clashes with {other!r} in the database"))
-    return problems
 
 
 def _write(session: Session, current: Inventory, parsed: Parsed, report: ImportReport) -> None:

@@ -15,7 +15,7 @@ from sharpeyes.redact import Secret
 from sharpeyes.registry.inventory import Camera, Inventory
 from sharpeyes.runtime import Config, Runtime
 from sharpeyes.settings import ProbeModule
-from tests.exporter_helpers import MODULES, inventory, promtool_check, runtime, samples
+from tests.exporter_helpers import MODULES, inventory, promtool_check, result, runtime, samples
 
 TOKEN = "s3cret-token"
 
@@ -152,7 +152,7 @@ async def test_reload_swaps_atomically_and_a_bad_reload_keeps_the_old_config(
             assert "duplicate camera id" in (await r.json())["error"]
         assert rt.config is old and not rt.last_reload_ok
         async with s.get(f"{base}/metrics") as r:
-            assert b"sharpeyes_config_last_reload_successful 0.0" in await r.read()
+            assert samples(await r.text())[("sharpeyes_config_last_reload_successful", frozenset())] == 0
         smaller = Inventory(old.inventory.districts, old.inventory.areas, old.inventory.cameras[:1])
         hooks.next_config = Config(smaller, MODULES)
         async with s.post(f"{base}/-/reload") as r:
@@ -171,3 +171,43 @@ async def test_binds_loopback_by_default() -> None:
         assert all(addr[0] == "127.0.0.1" for addr in runner.addresses)
     finally:
         await runner.cleanup()
+
+
+async def test_concurrent_scrapes_while_state_changes(served: tuple[str, Runtime, Hooks]) -> None:
+    """E5: 20 scrapes at once while the loop keeps recording results (rendering runs in a worker thread)."""
+    base, rt, _ = served
+    stop = asyncio.Event()
+
+    async def churn() -> None:
+        i = 0
+        while not stop.is_set():
+            for cam in ("c1", "c2", "c3", f"new{i % 50}"):
+                rt.store.record(result(cam, f"m{i % 7}", Reason.OK if i % 2 else Reason.TIMEOUT))
+            i += 1
+            await asyncio.sleep(0)
+
+    async def scrape(s: aiohttp.ClientSession) -> str:
+        async with s.get(f"{base}/metrics") as r:
+            assert r.status == 200
+            return await r.text()
+
+    task = asyncio.create_task(churn())
+    try:
+        async with aiohttp.ClientSession() as s:
+            for _ in range(3):
+                bodies = await asyncio.gather(*(scrape(s) for _ in range(20)))
+                assert all(samples(b) for b in bodies)
+    finally:
+        stop.set()
+        await task
+
+
+async def test_cross_origin_post_is_refused(served: tuple[str, Runtime, Hooks]) -> None:
+    base, rt, _ = served
+    old = rt.config
+    async with aiohttp.ClientSession(headers=AUTH) as s:
+        async with s.post(f"{base}/-/reload", headers={"Origin": "http://evil.example"}) as r:
+            assert r.status == 403
+        assert rt.config is old
+        async with s.post(f"{base}/-/reload", headers={"Origin": base}) as r:
+            assert r.status == 200

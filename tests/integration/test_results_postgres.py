@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from sharpeyes import _interim_tables as tables
 from sharpeyes.probers.base import Phase, ProbeResult, Reason
+from sharpeyes.registry import db
 from sharpeyes.results import ResultStore, StoreWriter, fetch_transitions, write_batch
 
 pytestmark = pytest.mark.postgres
@@ -29,7 +29,7 @@ def pg() -> Iterator[Engine]:
         admin.dispose()
         pytest.skip(f"PostgreSQL not reachable on 127.0.0.1:5432: {type(exc).__name__}")
     engine = create_engine(URL, connect_args={"options": f"-csearch_path={schema}"}, pool_pre_ping=True)
-    tables.metadata.create_all(engine)
+    db.upgrade(engine)
     try:
         yield engine
     finally:

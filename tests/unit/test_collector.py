@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import prometheus_client
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from sharpeyes.exporter.collector import MAX_LABEL_CHARS, SharpeyesCollector, label
+from sharpeyes.exporter.exposition import render
 from sharpeyes.registry.inventory import Camera
 from tests.exporter_helpers import HOSTILE, promtool_check, runtime, samples
 
 
-def scrape(extra: tuple[Camera, ...] = ()) -> bytes:
+def registry(extra: tuple[Camera, ...] = ()) -> CollectorRegistry:
     reg = CollectorRegistry(auto_describe=False)
     reg.register(SharpeyesCollector(runtime(extra)))
-    return generate_latest(reg)
+    return reg
+
+
+def scrape(extra: tuple[Camera, ...] = ()) -> bytes:
+    return render(registry(extra))
 
 
 def L(**kw: str) -> frozenset[tuple[str, str]]:  # noqa: N802 - reads like a label set
@@ -78,3 +84,21 @@ def test_collector_is_not_on_the_global_registry() -> None:
     before = generate_latest(prometheus_client.REGISTRY)
     scrape()
     assert b"sharpeyes_" not in before and b"sharpeyes_" not in generate_latest(prometheus_client.REGISTRY)
+
+
+def test_lean_writer_matches_prometheus_client() -> None:
+    reg = registry((Camera(HOSTILE, "x", "a1", "127.0.0.9"),))
+    extra = Gauge("odd_values", "help with \\ and\nnewline", ["v"], registry=reg)
+    for i, v in enumerate((float("nan"), float("inf"), float("-inf"), 1e20, -0.5, 3.0, 2**60)):
+        extra.labels(str(i)).set(v)
+    ours, theirs = render(reg).decode(), generate_latest(reg).decode()
+
+    def flat(text: str) -> set[tuple[str, frozenset[tuple[str, str]], str]]:
+        return {(s.name, frozenset(s.labels.items()), repr(float(s.value)))
+                for f in text_string_to_metric_families(text) for s in f.samples}  # fmt: skip
+
+    assert flat(ours) == flat(theirs)
+    assert [ln for ln in ours.splitlines() if ln.startswith("#")] == [
+        ln for ln in theirs.splitlines() if ln.startswith("#")
+    ]
+    assert promtool_check(ours.encode()).returncode == 0

@@ -20,7 +20,6 @@ from sharpeyes.rates import (
     Ratio,
     StatePoint,
     TimeOnline,
-    ancestor_chains,
     compute_groups,
     per_bucket_bulk,
     per_camera_bulk,
@@ -256,7 +255,3 @@ def test_bulk_masks_pieces_and_handles_no_rows() -> None:
     empty = segments_bulk(np.array([], dtype=np.int64), np.array([]), np.array([], dtype=bool), 0, 100)
     assert per_bucket_bulk(empty, [0, 50, 100]) == ([0.0, 0.0], [0.0, 0.0])
     assert [list(x) for x in per_camera_bulk(empty, 2)] == [[0.0, 0.0], [0.0, 0.0]]
-
-
-def test_ancestor_chains_walk_to_the_root() -> None:
-    assert ancestor_chains(INV) == {"C": ["C"], "D1": ["D1", "C"], "D2": ["D2", "C"], "S1": ["S1", "D1", "C"]}

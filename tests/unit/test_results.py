@@ -5,9 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from sharpeyes import _interim_tables as tables
 from sharpeyes.probers.base import FaultCode, Phase, ProbeResult, Reason
-from sharpeyes.results import ResultStore, State, StoreWriter, derive_state, fetch_transitions, write_batch
+from sharpeyes.rates import time_online
+from sharpeyes.registry import db
+from sharpeyes.results import (
+    ResultStore,
+    State,
+    StoreWriter,
+    derive_state,
+    fetch_transitions,
+    state_points,
+    write_batch,
+)
 
 MIDNIGHT = dt.datetime(2026, 11, 29, tzinfo=dt.UTC).timestamp()
 PROBERS = {"live": "rtsp", "inv": "onvif", "pic": "frame"}
@@ -103,8 +112,8 @@ def sqlite_url(tmp_path: Path) -> str:
 
 async def test_writer_flushes_is_idempotent_and_restart_does_not_double_count(tmp_path: Path) -> None:
     url = sqlite_url(tmp_path)
-    tables.upgrade(url)
-    engine = tables.make_engine(url)
+    db.upgrade(url)
+    engine = db.make_engine(url)
     try:
         s = ResultStore(PROBERS)
         for r in (res("c", 10), res("c", 20, Reason.REFUSED), res("d", 15)):
@@ -133,8 +142,8 @@ async def test_writer_flushes_is_idempotent_and_restart_does_not_double_count(tm
 
 async def test_rollups_are_upserted_and_reloaded(tmp_path: Path) -> None:
     url = sqlite_url(tmp_path)
-    tables.upgrade(url)
-    engine = tables.make_engine(url)
+    db.upgrade(url)
+    engine = db.make_engine(url)
     now = dt.datetime.now(dt.UTC).timestamp()
     try:
         s = ResultStore(PROBERS)
@@ -155,7 +164,7 @@ async def test_rollups_are_upserted_and_reloaded(tmp_path: Path) -> None:
 async def test_database_down_keeps_records_counts_errors_and_recovers(tmp_path: Path) -> None:
     missing = tmp_path / "not-yet"
     url = f"sqlite:///{missing / 'db.sqlite'}"
-    engine = tables.make_engine(url)
+    engine = db.make_engine(url)
     try:
         s = ResultStore(PROBERS, buffer_limit=2)
         w = StoreWriter(s, engine)
@@ -166,9 +175,36 @@ async def test_database_down_keeps_records_counts_errors_and_recovers(tmp_path: 
         assert s.counters.storage_errors == 2 and not w.healthy
         assert len(s.pending) == 2 and s.counters.dropped == 2
         missing.mkdir()  # storage comes back
-        tables.upgrade(url)
+        db.upgrade(url)
         assert await w.flush_once() and w.healthy
         assert [t.at.timestamp() for t in fetch_transitions(engine)] == [2, 3]
         assert s.counters.transitions_written == 2
+    finally:
+        engine.dispose()
+
+
+async def test_state_points_feed_time_weighted_online_across_window_edges(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    try:
+        s = ResultStore(PROBERS)
+        for r in (
+            res("c", MIDNIGHT - 500),  # up before the window opens
+            res("c", MIDNIGHT + 100, Reason.TIMEOUT),
+            res("c", MIDNIGHT + 400),
+            res("c", MIDNIGHT + 2000, Reason.TIMEOUT),  # after the window
+            res("d", MIDNIGHT + 700, Reason.TIMEOUT),
+            res("c", MIDNIGHT - 100, Reason.OK, "pic"),  # another module: not counted
+        ):
+            s.record(r)
+        assert await StoreWriter(s, engine).flush_once()
+        start, end = (dt.datetime.fromtimestamp(MIDNIGHT + x, dt.UTC) for x in (0, 1000))
+        pts = state_points(engine, "live", start, end)
+        assert [(p.at - MIDNIGHT, p.state) for p in pts["c"]] == [(-500, "up"), (100, "down"), (400, "up")]
+        c = time_online(pts["c"], MIDNIGHT, MIDNIGHT + 1000)
+        assert (c.seconds_up, c.seconds_known) == (100 + 600, 1000)
+        d = time_online(pts["d"], MIDNIGHT, MIDNIGHT + 1000)
+        assert (d.seconds_up, d.seconds_known) == (0, 300)
     finally:
         engine.dispose()

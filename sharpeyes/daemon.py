@@ -1,0 +1,197 @@
+"""The daemon: config → inventory → scheduler → results → exporter, with storage, reload, shards and signals.
+
+:class:`Daemon` is independent of how the configuration is read: it takes a ``load`` callable returning a
+:class:`~sharpeyes.runtime.Config` (run in a worker thread, at start and on every reload) and a
+``target_for`` that turns a registered camera into a probe target with its resolved password.
+
+Start order: database schema → reload last states and today's roll-ups → writer loop → scheduler (the first
+sweep of every module starts at once) → ready. SIGHUP reloads like ``POST /-/reload``. Stop order (SIGTERM,
+SIGINT, or :meth:`Daemon.stop`): not ready → scheduler stops (in-flight probes get ``shutdown_grace_s``, then
+are cancelled and counted) → final flush → HTTP server closed → engine disposed.
+
+Shards (DESIGN.md §10): ``--shard K/N`` keeps the areas whose rendezvous hash falls to shard K, with all their
+cameras, so an area is never split and coverage stays exact when shards' aggregates are summed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from sqlalchemy import Engine
+
+from sharpeyes.errors import UserError
+from sharpeyes.exporter.app import ApiOptions, make_app, reload_config, serve
+from sharpeyes.redact import Secret
+from sharpeyes.registry import db
+from sharpeyes.registry.inventory import Inventory
+from sharpeyes.results import ResultStore, StoreWriter
+from sharpeyes.runtime import Config, Runtime
+from sharpeyes.scheduler import Limits, Scheduler, TargetFor
+
+log = logging.getLogger(__name__)
+
+
+# --- shards ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """Shard ``index`` of ``count`` (1-based, as written on the command line: ``2/8``)."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        try:
+            k, n = (int(x) for x in text.split("/", 1))
+        except ValueError:
+            raise UserError(f"--shard {text!r}: expected K/N, e.g. 2/8") from None
+        if not 1 <= k <= n:
+            raise UserError(f"--shard {text!r}: K must be between 1 and N")
+        return cls(k, n)
+
+    def owner(self, area_id: str) -> int:
+        """The shard (1..N) that owns an area: rendezvous (highest random weight) hashing of the area id."""
+        return max(range(1, self.count + 1), key=lambda j: _weight(j, area_id))
+
+    def select(self, inventory: Inventory) -> Inventory:
+        """This shard's areas and their cameras; every district is kept so aggregates line up across shards."""
+        areas = tuple(a for a in inventory.areas if self.owner(a.id) == self.index)
+        kept = {a.id for a in areas}
+        cameras = tuple(c for c in inventory.cameras if c.area in kept)
+        return Inventory(inventory.districts, areas, cameras)
+
+
+def _weight(shard: int, area_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{shard}\0{area_id}".encode()).digest()[:8], "big")
+
+
+# --- the daemon ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonOptions:
+    """How this daemon runs (from the daemon config and the command line)."""
+
+    db_url: str
+    host: str = "127.0.0.1"
+    port: int = 0
+    token: Secret | None = None
+    limits: Limits = field(default_factory=Limits)
+    flush_interval_s: float = 1.0
+    buffer_limit: int = 100_000
+    final_flush_s: float = 10.0
+    sqlite_synchronous: db.SqliteSync = "FULL"
+    busy_timeout_ms: int = db.BUSY_TIMEOUT_MS
+
+
+class Daemon:
+    """One running daemon. ``await start()`` returns the bound port; ``await stop()`` shuts down in order."""
+
+    def __init__(self, load: Callable[[], Config], options: DaemonOptions, target_for: TargetFor | None = None) -> None:
+        self.load = load
+        self.options = options
+        self.target_for = target_for
+        self.runtime: Runtime | None = None
+        self.scheduler: Scheduler | None = None
+        self.engine: Engine | None = None
+        self._runner: web.AppRunner | None = None
+        self._signal_tasks: set[asyncio.Future[dict[str, object]]] = set()
+        self.port = 0
+
+    async def start(self) -> int:
+        config = await asyncio.to_thread(self.load)
+        o = self.options
+        self.engine = db.make_engine(
+            o.db_url, sqlite_synchronous=o.sqlite_synchronous, busy_timeout_ms=o.busy_timeout_ms
+        )
+        await asyncio.to_thread(db.upgrade, self.engine)
+        store = ResultStore(buffer_limit=self.options.buffer_limit)
+        store.configure(config.modules)
+        rt = self.runtime = Runtime(config, store)
+        rt.writer = StoreWriter(store, self.engine, interval_s=self.options.flush_interval_s)
+        sched = self.scheduler = Scheduler(rt, limits=self.options.limits, target_for=self.target_for)
+        api = ApiOptions(probe=sched.probe_now, reload=self._reload, token=self.options.token,
+                         on_reloaded=self._reloaded)  # fmt: skip
+        app = make_app(rt, api, [self._writer_ctx, self._scheduler_ctx])
+        self._runner, self.port = await serve(app, self.options.host, self.options.port)
+        log.info("sharpeyes listening on http://%s:%d (%d cameras, %d modules)", self.options.host, self.port,
+                 len(config.inventory.cameras), len(config.modules))  # fmt: skip
+        return self.port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()  # runs the contexts' teardown: scheduler, then writer
+            self._runner = None
+        if self.engine is not None:
+            self.engine.dispose()
+            self.engine = None
+
+    async def run_until_signalled(self) -> None:
+        """Start, then run until SIGTERM or SIGINT, then stop in order."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self._reload_on_signal)
+        try:
+            await self.start()
+            await stop.wait()
+            log.info("stopping")
+        finally:
+            await self.stop()
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+
+    def _reload_on_signal(self) -> None:
+        """SIGHUP (systemd ``ExecReload``): the same atomic reload as ``POST /-/reload``."""
+        if self._runner is not None:
+            task = asyncio.ensure_future(reload_config(self._runner.app))
+            self._signal_tasks.add(task)
+            task.add_done_callback(self._signal_tasks.discard)
+
+    async def _reload(self) -> Config:
+        return await asyncio.to_thread(self.load)
+
+    def _reloaded(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.apply_config()
+
+    async def _writer_ctx(self, app: web.Application) -> AsyncIterator[None]:
+        rt = self.runtime
+        assert rt is not None and rt.writer is not None
+        writer = rt.writer
+        await writer.restore()
+        task = asyncio.create_task(writer.run())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            try:
+                async with asyncio.timeout(self.options.final_flush_s):
+                    ok = await writer.flush_once()
+            except TimeoutError:
+                ok = False
+            if not ok:
+                log.error("final flush incomplete: %d transitions not written", len(rt.store.pending))
+
+    async def _scheduler_ctx(self, app: web.Application) -> AsyncIterator[None]:
+        rt, sched = self.runtime, self.scheduler
+        assert rt is not None and sched is not None
+        sched.start()
+        rt.ready = True
+        try:
+            yield
+        finally:
+            rt.ready = False
+            await sched.stop()

@@ -1,0 +1,178 @@
+"""Registry on a real database (SQLite and PostgreSQL): migrations, import, upsert, prune, history tables."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Engine
+
+from sharpeyes.errors import InputError
+from sharpeyes.registry.db import current_revision, downgrade, head_revision, upgrade
+from sharpeyes.registry.history import (
+    Rollup,
+    Transition,
+    load_signatures,
+    record_transitions,
+    save_signature,
+    transitions_between,
+    upsert_rollups,
+)
+from sharpeyes.registry.io import parse_files, read_inventory
+from sharpeyes.registry.models import Base, daily_rollups
+from sharpeyes.registry.store import counts, import_inventory, load_inventory
+
+from .conftest import DEMO_FILES
+
+
+def test_migrations_build_exactly_the_models(engine: Engine) -> None:
+    assert current_revision(engine) is None
+    upgrade(engine)
+    upgrade(engine)  # idempotent
+    assert current_revision(engine) == head_revision()
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    assert diff == []
+
+
+def test_downgrade_to_nothing_and_back(engine: Engine) -> None:
+    upgrade(engine)
+    downgrade(engine, "base")
+    assert set(sa.inspect(engine).get_table_names()) <= {"alembic_version"}
+    upgrade(engine)
+    assert {"districts", "areas", "cameras", "transitions", "daily_rollups", "frame_signatures"} <= set(
+        sa.inspect(engine).get_table_names()
+    )
+
+
+def test_demo_import_then_load_gives_the_same_inventory(engine: Engine) -> None:
+    upgrade(engine)
+    report = import_inventory(engine, parse_files(DEMO_FILES))
+    assert len(report.kinds["cameras"].added) == 300
+    loaded = load_inventory(engine)
+    from_files = read_inventory(DEMO_FILES)
+    assert loaded.cameras == tuple(sorted(from_files.cameras, key=lambda c: c.id))
+    assert loaded.areas == tuple(sorted(from_files.areas, key=lambda a: a.id))
+    assert loaded.districts == tuple(sorted(from_files.districts, key=lambda d: d.code))
+    c = counts(loaded)
+    assert (c["districts"], c["areas"], c["cameras"]) == (96, 78, 300)
+    assert c["by_scope"]["public"]["areas"] + c["by_scope"]["sector"]["areas"] == 78
+
+
+def test_reimport_is_idempotent_and_updates_by_id(engine: Engine, tmp_path: Path) -> None:
+    upgrade(engine)
+    import_inventory(engine, parse_files(DEMO_FILES))
+    before = load_inventory(engine)
+    again = import_inventory(engine, parse_files(DEMO_FILES))
+    assert again.kinds["cameras"].unchanged == 300
+    assert not again.kinds["cameras"].added and not again.kinds["cameras"].updated
+    assert load_inventory(engine) == before
+
+    text = DEMO_FILES[2].read_text(encoding="utf-8").replace("银河广场全景", "银河广场全景(新)", 1)
+    changed = tmp_path / "cameras.csv"
+    changed.write_text(text, encoding="utf-8")
+    report = import_inventory(engine, parse_files([changed]))
+    assert report.kinds["cameras"].updated == ["15020200001320000001"]
+    assert load_inventory(engine).camera_by_id()["15020200001320000001"].name == "银河广场全景(新)"
+
+
+def _first_lines(src: Path, dst: Path, rows: int) -> Path:
+    dst.write_text("".join(src.read_text(encoding="utf-8").splitlines(keepends=True)[: rows + 1]), encoding="utf-8")
+    return dst
+
+
+def test_missing_cameras_are_reported_and_removed_only_with_prune(engine: Engine, tmp_path: Path) -> None:
+    upgrade(engine)
+    import_inventory(engine, parse_files(DEMO_FILES))
+    subset = _first_lines(DEMO_FILES[2], tmp_path / "cameras.csv", 10)
+    kept = import_inventory(engine, parse_files([subset]))
+    assert len(kept.kinds["cameras"].missing) == 290 and not kept.kinds["cameras"].removed
+    assert not kept.kinds["areas"].missing  # areas were not in the input: nothing to report
+    assert len(load_inventory(engine).cameras) == 300
+    pruned = import_inventory(engine, parse_files([subset]), prune=True)
+    assert len(pruned.kinds["cameras"].removed) == 290
+    assert len(load_inventory(engine).cameras) == 10
+
+
+def test_pruning_districts_still_referenced_is_refused(engine: Engine, tmp_path: Path) -> None:
+    upgrade(engine)
+    import_inventory(engine, parse_files(DEMO_FILES))
+    only_city = _first_lines(DEMO_FILES[0], tmp_path / "districts.csv", 1)
+    with pytest.raises(InputError) as err:
+        import_inventory(engine, parse_files([only_city]), prune=True)
+    assert any("(database)" in p and "unknown district" in p for p in err.value.problems)
+    assert len(load_inventory(engine).districts) == 96
+
+
+def test_bad_input_writes_nothing(engine: Engine, tmp_path: Path) -> None:
+    upgrade(engine)
+    import_inventory(engine, parse_files(DEMO_FILES))
+    before = load_inventory(engine)
+    bad = tmp_path / "cameras.csv"
+    lines = DEMO_FILES[2].read_text(encoding="utf-8").splitlines()
+    header, first = lines[0], lines[1]
+    renamed = first.replace("银河广场全景", "改名", 1)  # a valid update that must not be written either
+    rest = first.split(",", 1)[1]
+    rows = [header, renamed, "abc," + rest, "ABC," + rest.replace("P150202-01", "NOPE")]
+    bad.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        import_inventory(engine, parse_files([bad]))
+    text = "\n".join(err.value.problems)
+    assert f"{bad}:4: id: duplicate camera id 'ABC'" in text
+    assert f"{bad}:4: area_id: unknown area 'NOPE'" in text
+    assert load_inventory(engine) == before
+
+
+def test_an_id_differing_from_a_stored_one_only_by_case_is_refused(engine: Engine, tmp_path: Path) -> None:
+    upgrade(engine)
+    import_inventory(engine, parse_files(DEMO_FILES))
+    areas = tmp_path / "areas.csv"
+    areas.write_text("id,name,district,scope,kind\np150202-01,银河广场,150202,public,square\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        import_inventory(engine, parse_files([areas]))
+    assert err.value.problems == [
+        f"{areas}:2: id: duplicate area id 'p150202-01' (already at (database) as 'P150202-01')"
+    ]
+
+
+def test_transitions_are_idempotent_and_utc(engine: Engine) -> None:
+    upgrade(engine)
+    beijing = dt.timezone(dt.timedelta(hours=8))
+    at = dt.datetime(2026, 11, 29, 8, 0, 0, 123456, tzinfo=beijing)
+    batch = [
+        Transition("c1", "rtsp_describe", "unknown", "up", "ok", at),
+        Transition("c1", "rtsp_describe", "up", "down", "timeout", at + dt.timedelta(minutes=5)),
+    ]
+    with engine.begin() as conn:
+        assert record_transitions(conn, batch) == 2
+    with engine.begin() as conn:
+        assert record_transitions(conn, batch) == 0  # a retried batch adds nothing
+    with engine.begin() as conn:
+        rows = transitions_between(conn, at - dt.timedelta(hours=1), at + dt.timedelta(hours=1))
+    assert [r.to_state for r in rows] == ["up", "down"]
+    assert rows[0].at == at and rows[0].at.tzinfo == dt.UTC
+    assert rows[0].at.hour == 0  # 08:00 in Beijing is 00:00 UTC
+    with pytest.raises(sa.exc.StatementError), engine.begin() as conn:
+        record_transitions(conn, [dataclasses.replace(batch[0], at=dt.datetime(2026, 1, 1))])
+
+
+def test_rollups_upsert_and_signatures_replace(engine: Engine) -> None:
+    upgrade(engine)
+    day = dt.date(2026, 11, 29)
+    with engine.begin() as conn:
+        upsert_rollups(conn, [Rollup("c1", "rtsp_describe", day, 100.0, 120.0, 2, 1)])
+        upsert_rollups(conn, [Rollup("c1", "rtsp_describe", day, 3600.0, 3660.0, 61, 1)])
+        rows = conn.execute(sa.select(daily_rollups)).all()
+    assert len(rows) == 1 and rows[0].seconds_up == 3600.0 and rows[0].probes == 61
+    t0 = dt.datetime(2026, 11, 29, tzinfo=dt.UTC)
+    with engine.begin() as conn:
+        save_signature(conn, "c1", "last", b"\x00\x01", t0)
+        save_signature(conn, "c1", "last", b"\x02", t0 + dt.timedelta(seconds=60))
+        save_signature(conn, "c1", "reference", b"\x09", t0)
+        assert load_signatures(conn, "last") == {"c1": b"\x02"}
+        assert load_signatures(conn, "reference") == {"c1": b"\x09"}

@@ -1,0 +1,77 @@
+"""Property: the registry reader never fails with anything but InputError, whatever the file holds."""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sharpeyes.errors import InputError
+from sharpeyes.registry.io import COLUMNS, read_inventory
+
+NAMES = ["districts.csv", "areas.csv", "cameras.csv", "x.csv", "registry.yml"]
+CELL = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "150200",
+            "15020300001320000001",
+            "A1",
+            "public",
+            "sector",
+            "city",
+            "district",
+            "rtsp://h/x",
+            "http://127.0.0.1/onvif",
+            "127.0.0.1",
+            "true",
+            "1920x1080",
+            "一类",
+            "${X}",
+            "-1",
+            "1e309",
+        ]
+    ),
+)
+
+
+def _csv(header: list[str], rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+headers = st.one_of(
+    st.sampled_from(list(COLUMNS.values())).map(list),
+    st.lists(st.sampled_from([c for cols in COLUMNS.values() for c in cols] + ["password", "x", ""]), max_size=10),
+)
+structured = st.builds(_csv, headers, st.lists(st.lists(CELL, max_size=16), max_size=8))
+files = st.lists(
+    st.tuples(st.sampled_from(NAMES), st.one_of(structured, st.binary(max_size=300))), min_size=1, max_size=4
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(files)
+def test_reader_only_ever_raises_input_error(contents: list[tuple[str, bytes]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for n, (name, data) in enumerate(contents):
+            folder = Path(tmp) / str(n)
+            folder.mkdir()
+            path = folder / name
+            path.write_bytes(data)
+            paths.append(path)
+        try:
+            inventory = read_inventory(paths)
+        except InputError as exc:
+            assert exc.problems and all(isinstance(p, str) and p for p in exc.problems)
+            assert all("\n" not in p for p in exc.problems)
+        else:
+            assert len(inventory.cameras) <= sum(max(d.count(b"\n"), 1) for _, d in contents)
