@@ -396,16 +396,24 @@ def _spread(a: float, b: float, edges: Sequence[float], into: list[float]) -> No
 def sum_time_online(inventory: Inventory, per_camera: Mapping[str, TimeOnline]) -> dict[tuple[str, str], TimeOnline]:
     """Per-camera time online (already clipped to its service) summed per scope × district + city-wide."""
     keys, groups_of = _group_keys(inventory)
-    out: dict[tuple[str, str], TimeOnline] = dict.fromkeys(keys, TimeOnline(0.0, 0.0, 0.0))
-    areas = inventory.area_by_id()
+    by_area: dict[str, list[float]] = {}
     for cam in inventory.cameras:
-        area = areas.get(cam.area)
         t = per_camera.get(cam.id)
-        if area is None or t is None:
+        if t is not None:
+            acc = by_area.setdefault(cam.area, [0.0, 0.0, 0.0])
+            acc[0] += t.seconds_up
+            acc[1] += t.seconds_known
+            acc[2] += t.seconds_window
+    sums = {key: [0.0, 0.0, 0.0] for key in keys}
+    for area in inventory.areas:
+        area_sum = by_area.get(area.id)
+        if area_sum is None:
             continue
         for key in groups_of(area):
-            out[key] = out[key] + t
-    return out
+            acc = sums[key]
+            for i in range(3):
+                acc[i] += area_sum[i]
+    return {key: TimeOnline(*acc) for key, acc in sums.items()}
 
 
 # --- time online of many cameras at once (numpy) ---------------------------------------------------------

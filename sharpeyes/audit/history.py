@@ -27,6 +27,7 @@ STREAM_PROBERS = frozenset({"rtsp", "onvif", "frame"})
 KNOWN_PROBERS = frozenset({*LIVENESS_RANK, "frame"})
 _NO_PICTURE = frozenset({Reason.NO_MEDIA.value, Reason.DECODE_ERROR.value})
 _FAULT_CODES = frozenset(c.value for c in FaultCode)
+_CODES: Mapping[str, FaultCode] = {c.value: c for c in FaultCode}
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +132,6 @@ def _frame_faults(x: Last) -> tuple[str, ...] | None:
 
 def _as_codes(faults: tuple[str, ...] | None) -> tuple[FaultCode, ...] | None:
     """The rates only test whether faults exist; a label the daemon left unspecified stays a plain string."""
-    if faults is None:
-        return None
-    return tuple(FaultCode(f) if f in _FAULT_CODES else cast(FaultCode, f) for f in faults)
+    if not faults:
+        return None if faults is None else ()
+    return tuple(_CODES.get(f) or cast(FaultCode, f) for f in faults)
