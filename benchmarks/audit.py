@@ -2,8 +2,8 @@
 
 Builds a SQLite database (registry + transitions) in a temporary folder, then times the audit as the CLI runs
 it (read the registry, read the transitions in short read transactions, build the report, render JSON; the
-HTML rendering is timed apart) against a naive baseline measured in the same run: one SQL query per camera and module through the
-ORM types, then the same pure rates. Usage::
+HTML rendering is timed apart) against a naive baseline measured in the same run: one SQL query per camera
+and module through the ORM types, then the same pure rates. Usage::
 
     .venv/bin/python -m benchmarks.audit [--cameras 20000] [--days 30] [--baseline-sample 2000]
 """
