@@ -26,7 +26,7 @@ from sharpeyes.audit.build import AuditOptions, build_report
 from sharpeyes.audit.model import Window
 from sharpeyes.audit.render.html import render_html
 from sharpeyes.audit.render.json_out import render_json
-from sharpeyes.audit.source import read_history, read_inventory_fast
+from sharpeyes.audit.source import read_all
 from sharpeyes.rates import StatePoint, time_online
 from sharpeyes.registry.db import make_engine, upgrade
 from sharpeyes.registry.fields import Where
@@ -135,10 +135,8 @@ def audit_once(url: str, window: Window) -> tuple[dict[str, float], int]:
     c0 = time.process_time()
     t0 = time.perf_counter()
     engine = make_engine(url)
-    inventory = read_inventory_fast(engine)
-    times["registry"] = time.perf_counter() - t0
-    history = read_history(engine, window)
-    times["transitions"] = time.perf_counter() - t0 - sum(times.values())
+    inventory, history = read_all(engine, window)
+    times["read"] = time.perf_counter() - t0
     report = build_report(inventory, history, window, AuditOptions(), generated_at=window.end)
     times["build"] = time.perf_counter() - t0 - sum(times.values())
     size = len(render_json(report, "en"))

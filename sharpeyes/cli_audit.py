@@ -23,7 +23,7 @@ from sharpeyes.audit.i18n import LANGS
 from sharpeyes.audit.model import RATE_NAMES, Report, Window
 from sharpeyes.audit.render import FORMATS, renderer
 from sharpeyes.audit.render.table import print_report
-from sharpeyes.audit.source import read_history, read_inventory_fast
+from sharpeyes.audit.source import read_all
 from sharpeyes.audit.window import parse_window
 from sharpeyes.cli_registry import DB_ENV, database
 from sharpeyes.config import load_config, load_probe_modules
@@ -103,14 +103,13 @@ def progress_steps(enabled: bool) -> Iterator[Callable[[str], None]]:
 def run_audit(site: Site, options: AuditOptions, window: Window, now: float, step: Callable[[str], None]) -> Report:
     """Read the registry and the transitions in short read transactions, then build the report."""
     with database(site.db_url) as engine:
-        inventory = read_inventory_fast(engine)
+        inventory, history = read_all(engine, window, step)
         step("registry")
         if options.district and options.district not in inventory.district_by_code():
             raise UserError(
                 f"--district {options.district!r}: no such district "
                 "(allowed: a district code of the registry, see `sharpeyes registry export`)"
             )
-        history = read_history(engine, window, step)
     return build_report(inventory, history, window, options, generated_at=now, progress=step)
 
 

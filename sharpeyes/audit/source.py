@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -125,12 +126,37 @@ def read_inventory_fast(engine: Engine) -> Inventory:
     )
 
 
+def read_all(engine: Engine, window: Window, progress: Progress | None = None) -> tuple[Inventory, History]:
+    """The registry snapshot and the window's history, read side by side."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-registry") as pool:
+        inventory = pool.submit(read_inventory_fast, engine)
+        history = read_history(engine, window, progress)
+        return inventory.result(), history
+
+
 def read_history(engine: Engine, window: Window, progress: Progress | None = None) -> History:
     """Transitions in the window (+ the left edge), the last ones before its end, and who was ever online.
 
     The window's transitions come grouped per camera and module, two strings per group: that moves the least
-    data out of the database and into numpy.
+    data out of the database and into numpy. The three reads run side by side on their own connections (the
+    database does the work, outside the GIL), each its own short read transaction.
     """
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="audit-read") as pool:
+        window_rows = pool.submit(_read_window, engine, window)
+        last = pool.submit(_read_last, engine, window)
+        ever = pool.submit(_read_ever_online, engine, window)
+        history = _history(window_rows.result())
+        if progress:
+            progress("transitions in the window")
+        history.last = last.result()
+        history.ever_online_before = ever.result()
+    if progress:
+        progress("latest states")
+    return history
+
+
+def _read_window(engine: Engine, window: Window) -> list[tuple[Any, ...]]:
+    """Per camera and module, the window's transitions grouped, plus the last one before the window."""
     start, end = _utc(window.start), _utc(window.end)
     with reading(engine) as conn:
         key = _time_key(conn, window)
@@ -139,22 +165,27 @@ def read_history(engine: Engine, window: Window, progress: Progress | None = Non
         edge = _last_before(start, key)
         stmt = sa.select(T.c.camera_id, T.c.module, _state_code(), sa.cast(_epoch(conn), sa.Text))
         rows += _tuples(conn, stmt.join(edge, _joined(edge)))
-    history = _history(rows)
-    if progress:
-        progress("transitions in the window")
+    return rows
+
+
+def _read_last(engine: Engine, window: Window) -> dict[str, list[Last]]:
+    """Per camera, the last transition of each module before the window's end."""
+    out: dict[str, list[Last]] = {}
     with reading(engine) as conn:
-        last = _last_before(end)
+        last = _last_before(_utc(window.end))
         stmt = sa.select(T.c.camera_id, T.c.module, T.c.from_state, T.c.to_state, T.c.reason, _epoch(conn))
         for camera_id, module, frm, to, reason, at in _tuples(conn, stmt.join(last, _joined(last))):
-            history.last.setdefault(camera_id, []).append(Last(module, frm, to, reason, float(at)))
+            out.setdefault(camera_id, []).append(Last(module, frm, to, reason, float(at)))
+    return out
+
+
+def _read_ever_online(engine: Engine, window: Window) -> set[str]:
+    """Cameras online at some time before the window."""
     with reading(engine) as conn:
         online = sa.select(T.c.camera_id).where(
-            T.c.at < start, T.c.to_state.in_(sorted(ONLINE_STATES)), T.c.module != SERVICE_MODULE
+            T.c.at < _utc(window.start), T.c.to_state.in_(sorted(ONLINE_STATES)), T.c.module != SERVICE_MODULE
         )
-        history.ever_online_before = {r[0] for r in _tuples(conn, online.distinct())}
-    if progress:
-        progress("latest states")
-    return history
+        return {r[0] for r in _tuples(conn, online.distinct())}
 
 
 def _history(rows: list[tuple[Any, ...]]) -> History:
