@@ -76,8 +76,12 @@ class History:
 
 
 def prober_of(module: str, module_probers: Mapping[str, str]) -> str:
-    """The prober behind a module: from the probe modules when known, else a module named like a prober."""
-    return module_probers.get(module, module if module in KNOWN_PROBERS else "")
+    """The prober behind a module: from the probe modules when known, else from its name: a module named like
+    a prober, or starting with one and an underscore (``rtsp_describe`` → ``rtsp``)."""
+    if module in module_probers:
+        return module_probers[module]
+    head = module.split("_", 1)[0]
+    return head if head in KNOWN_PROBERS else ""
 
 
 def fault_label(reason: str) -> str:

@@ -133,3 +133,32 @@ def test_real_process_exit_code(db_url: str) -> None:
         timeout=60,
     )
     assert done.returncode == 1, done.stderr
+
+
+def test_config_gives_the_targets(db_url: str, tmp_path: Path) -> None:
+    probes = tmp_path / "probes"
+    probes.mkdir()
+    (probes / "live.yml").write_text("prober: rtsp\n", encoding="utf-8")
+    cfg = tmp_path / "sharpeyes.yml"
+    cfg.write_text(
+        f"database:\n  url: {db_url}\nprobes_dir: probes\n"
+        "targets:\n  public: {coverage: 0.0, connection: 0.0, good_order: 0.0}\n",
+        encoding="utf-8",
+    )
+    code, out, _ = run("--config", str(cfg), *WINDOW_ARGS, "--format", "json")
+    doc = json.loads(out)
+    assert code == 0, doc["failures"]  # no public target left; the sector rows meet theirs
+    g = next(g for g in doc["groups"] if g["scope"] == "public" and g["district"] == "all")
+    assert g["rates"]["good_order"]["target"] == 0.0
+
+
+def test_module_names_starting_with_a_prober_name() -> None:
+    from sharpeyes.audit.history import prober_of
+
+    assert [prober_of(m, {"live": "rtsp"}) for m in ("live", "rtsp_describe", "frame_health", "ping", "service")] == [
+        "rtsp",
+        "rtsp",
+        "frame",
+        "",
+        "",
+    ]
