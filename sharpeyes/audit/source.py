@@ -102,8 +102,8 @@ def _agg(conn: Connection, expr: Any, sep: str) -> Any:
     return sa.func.string_agg(sa.cast(expr, sa.Text), sep)
 
 
-def _state_code() -> Any:
-    return sa.case(*((T.c.to_state == k, v) for k, v in STATE_CODES.items()), else_="x")
+def _state_code(column: Any = T.c.to_state) -> Any:
+    return sa.case(*((column == k, v) for k, v in STATE_CODES.items()), else_="x")
 
 
 def _grouped(conn: Connection, where: Any) -> Any:
@@ -138,54 +138,83 @@ def read_history(engine: Engine, window: Window, progress: Progress | None = Non
     """Transitions in the window (+ the left edge), the last ones before its end, and who was ever online.
 
     The window's transitions come grouped per camera and module, two strings per group: that moves the least
-    data out of the database and into numpy. The three reads run side by side on their own connections (the
+    data out of the database and into numpy. The two reads run side by side on their own connections (the
     database does the work, outside the GIL), each its own short read transaction.
     """
-    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="audit-read") as pool:
-        window_rows = pool.submit(_read_window, engine, window)
-        last = pool.submit(_read_last, engine, window)
-        ever = pool.submit(_read_ever_online, engine, window)
-        history = _history(window_rows.result())
-        if progress:
-            progress("transitions in the window")
-        history.last = last.result()
-        history.ever_online_before = ever.result()
+    with reading(engine) as conn:
+        key = _time_key(conn, window)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="audit-read") as pool:
+        inside = pool.submit(_read_window, engine, window, key)
+        edges, last, ever = _read_latest(engine, window, key)
+        history = _history(inside.result() + edges)
+    history.last, history.ever_online_before = last, ever
     if progress:
+        progress("transitions in the window")
         progress("latest states")
     return history
 
 
-def _read_window(engine: Engine, window: Window) -> list[tuple[Any, ...]]:
-    """Per camera and module, the window's transitions grouped, plus the last one before the window."""
+def _read_window(engine: Engine, window: Window, key: Callable[[Any], Any]) -> list[tuple[Any, ...]]:
+    """Per camera and module, the window's transitions grouped."""
     start, end = _utc(window.start), _utc(window.end)
     with reading(engine) as conn:
-        key = _time_key(conn, window)
-        rows = _tuples(conn, _grouped(conn, (key(T.c.at) >= key(_bound(start))) & (key(T.c.at) < key(_bound(end)))))
+        return _tuples(conn, _grouped(conn, (key(T.c.at) >= key(_bound(start))) & (key(T.c.at) < key(_bound(end)))))
+
+
+def _read_latest(
+    engine: Engine, window: Window, key: Callable[[Any], Any]
+) -> tuple[list[tuple[Any, ...]], dict[str, list[Last]], set[str]]:
+    """In one scan of the history before the window's end, per camera and module: the last transition before
+    the window (its left edge, as a group of one), the last one before its end, and whether it was ever online
+    before the window."""
+    start, end = _utc(window.start), _utc(window.end)
+    before_start = key(T.c.at) < key(_bound(start))
+    online = T.c.to_state.in_(sorted(ONLINE_STATES))
     with reading(engine) as conn:
-        edge = _last_before(start, key)
-        stmt = sa.select(T.c.camera_id, T.c.module, _state_code(), sa.cast(_epoch(conn), sa.Text))
-        rows += _tuples(conn, stmt.join(edge, _joined(edge)))
-    return rows
-
-
-def _read_last(engine: Engine, window: Window) -> dict[str, list[Last]]:
-    """Per camera, the last transition of each module before the window's end."""
-    out: dict[str, list[Last]] = {}
-    with reading(engine) as conn:
-        last = _last_before(_utc(window.end))
-        stmt = sa.select(T.c.camera_id, T.c.module, T.c.from_state, T.c.to_state, T.c.reason, _epoch(conn))
-        for camera_id, module, frm, to, reason, at in _tuples(conn, stmt.join(last, _joined(last))):
-            out.setdefault(camera_id, []).append(Last(module, frm, to, reason, float(at)))
-    return out
-
-
-def _read_ever_online(engine: Engine, window: Window) -> set[str]:
-    """Cameras online at some time before the window."""
-    with reading(engine) as conn:
-        online = sa.select(T.c.camera_id).where(
-            T.c.at < _utc(window.start), T.c.to_state.in_(sorted(ONLINE_STATES)), T.c.module != SERVICE_MODULE
+        agg = (
+            sa.select(
+                T.c.camera_id,
+                T.c.module,
+                sa.func.max(T.c.at).label("last_at"),
+                sa.func.max(sa.case((before_start, T.c.at))).label("edge_at"),
+                sa.func.max(sa.case((before_start & online, 1), else_=0)).label("ever"),
+            )
+            .where(T.c.at < _bound(end))
+            .group_by(T.c.camera_id, T.c.module)
+            .cte("latest")
+            .prefix_with("MATERIALIZED")
         )
-        return {r[0] for r in _tuples(conn, online.distinct())}
+        last, edge = T.alias("last_t"), T.alias("edge_t")
+        stmt = (
+            sa.select(
+                agg.c.camera_id,
+                agg.c.module,
+                agg.c.ever,
+                last.c.from_state,
+                last.c.to_state,
+                last.c.reason,
+                _epoch(conn, last.c.at),
+                _state_code(edge.c.to_state),
+                sa.cast(_epoch(conn, edge.c.at), sa.Text),
+            )
+            .join(last, _on(last, agg, agg.c.last_at))
+            .outerjoin(edge, _on(edge, agg, agg.c.edge_at))
+        )
+        rows = _tuples(conn, stmt)
+    edges: list[tuple[Any, ...]] = []
+    latest: dict[str, list[Last]] = {}
+    ever: set[str] = set()
+    for camera_id, module, was_online, frm, to, reason, at, edge_code, edge_at in rows:
+        latest.setdefault(camera_id, []).append(Last(module, frm, to, reason, float(at)))
+        if edge_at is not None:
+            edges.append((camera_id, module, edge_code, edge_at))
+        if was_online and module != SERVICE_MODULE:
+            ever.add(camera_id)
+    return edges, latest, ever
+
+
+def _on(t: Any, agg: Any, at: Any) -> Any:
+    return (t.c.camera_id == agg.c.camera_id) & (t.c.module == agg.c.module) & (t.c.at == at)
 
 
 def _history(rows: list[tuple[Any, ...]]) -> History:
