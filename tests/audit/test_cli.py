@@ -162,3 +162,19 @@ def test_module_names_starting_with_a_prober_name() -> None:
         "",
         "",
     ]
+
+
+def test_terminal_tables_line_up_with_chinese_text(db_url: str) -> None:
+    from rich.cells import cell_len
+
+    _, table, _ = run("--db", db_url, *WINDOW_ARGS, "--lang", "zh")
+    rows = [line for line in table.splitlines() if line.startswith(("┃", "│"))]
+    assert any("和平路街道" in r for r in rows) and any("人民广场" in r for r in rows)
+    blocks: list[list[str]] = [[]]
+    for line in table.splitlines():
+        if line.startswith(("┏", "┌")):
+            blocks.append([])
+        if line.startswith(("┃", "│", "┡", "└", "┏", "┌")):
+            blocks[-1].append(line)
+    for block in filter(None, blocks):
+        assert len({cell_len(line) for line in block}) == 1, block  # every row of a table has the same width
