@@ -131,21 +131,24 @@ def list_command(db_url: str, fmt: str) -> None:
 
 @registry.command("export")
 @db_option
-@click.option("--format", "fmt", type=click.Choice(["csv", "yaml", "json"]), default="yaml", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "yaml", "json", "file-sd"]), default="yaml", show_default=True
+)
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
     help="For csv: a folder (districts.csv, areas.csv, cameras.csv). For yaml/json: a file. Default: stdout.",
 )
 @click.option("--kind", type=click.Choice(KINDS), help="csv only: write just this kind to --out or stdout.")
-def export_command(db_url: str, fmt: str, out: Path | None, kind: str | None) -> None:
+@click.option("--bom", is_flag=True, help="csv files only: start with a UTF-8 BOM (for Excel).")
+def export_command(db_url: str, fmt: str, out: Path | None, kind: str | None, bom: bool) -> None:
     """Write the registry as CSV, YAML or JSON (the same formats import reads)."""
     with database(db_url) as engine:
         inventory = load_inventory(engine)
     if fmt == "csv" and kind is None:
         if out is None:
             raise UserError("export --format csv: give --out FOLDER (three files), or --kind KIND for one")
-        for path in write_csv_dir(inventory, out):
+        for path in write_csv_dir(inventory, out, bom=bom):
             click.echo(f"wrote {path}")
         return
     if kind is not None and fmt != "csv":
@@ -154,11 +157,15 @@ def export_command(db_url: str, fmt: str, out: Path | None, kind: str | None) ->
     if out is None:
         click.echo(text, nl=False)
     else:
-        out.write_text(text, encoding="utf-8")
+        out.write_text(text, encoding="utf-8-sig" if bom and fmt == "csv" else "utf-8")
         click.echo(f"wrote {out}")
 
 
 def _render(inventory: Inventory, fmt: str, kind: str | None) -> str:
+    if fmt == "file-sd":  # Prometheus file_sd targets for /probe (sharpeyes.exporter.file_sd)
+        from sharpeyes.exporter.file_sd import to_file_sd
+
+        return to_file_sd(inventory)
     for known in KINDS:
         if kind == known:
             return to_csv(inventory, known)
