@@ -156,7 +156,11 @@ async def watch(count: int, seconds: float, server: Server, clip_kbps: int) -> d
 
 
 def idle_figures(server: Server, cameras: int, *, onvif: bool = True) -> dict[str, object]:
+    cpu0 = server.cpu_seconds()
+    time.sleep(3.0)
+    idle_cores = (server.cpu_seconds() - cpu0) / 3.0
     return {
+        "idle_cores": round(idle_cores, 4),
         "cameras": cameras,
         "open_fds": server.fds(),
         "startup_s": round(server.startup_s, 2),

@@ -60,3 +60,7 @@ main.add_command(registry)
 main.add_command(probe)
 main.add_command(run)
 main.add_command(_sim)
+
+from sharpeyes.cli_audit import audit  # noqa: E402
+
+main.add_command(audit)

@@ -131,7 +131,9 @@ def list_command(db_url: str, fmt: str) -> None:
 
 @registry.command("export")
 @db_option
-@click.option("--format", "fmt", type=click.Choice(["csv", "yaml", "json"]), default="yaml", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "yaml", "json", "file-sd"]), default="yaml", show_default=True
+)
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -160,6 +162,10 @@ def export_command(db_url: str, fmt: str, out: Path | None, kind: str | None, bo
 
 
 def _render(inventory: Inventory, fmt: str, kind: str | None) -> str:
+    if fmt == "file-sd":  # Prometheus file_sd targets for /probe (sharpeyes.exporter.file_sd)
+        from sharpeyes.exporter.file_sd import to_file_sd
+
+        return to_file_sd(inventory)
     for known in KINDS:
         if kind == known:
             return to_csv(inventory, known)

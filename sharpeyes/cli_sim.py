@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -36,7 +37,14 @@ def _demo_paths(directory: Path) -> list[Path]:
 
 
 @click.command("sim")
-@click.option("--registry", "registry", multiple=True, type=click.Path(path_type=Path), help="Registry file(s).")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--registry",
+    "registry",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Registry file (repeatable; more files may follow as arguments: --registry a.csv b.csv c.csv).",
+)
 @click.option("--demo", is_flag=True, help="Serve the demo city (config/demo) with a seeded fault mix.")
 @click.option("--demo-dir", type=click.Path(path_type=Path), default=Path("config/demo"), show_default=True)
 @click.option("--synthetic", type=click.IntRange(1, 60000), help="Serve N cameras at the demo addresses.")
@@ -56,6 +64,7 @@ def _demo_paths(directory: Path) -> list[Path]:
 @click.option("--profile", type=click.Choice(["baseline", "main"]), default="main", show_default=True)
 @click.option("--cache-dir", type=click.Path(path_type=Path), help="Encoded clip cache.")
 def sim(
+    files: tuple[Path, ...],
     registry: tuple[Path, ...],
     demo: bool,
     demo_dir: Path,
@@ -75,6 +84,7 @@ def sim(
     from sharpeyes.sim.fleet import Fleet, MediaOptions, SimConfig, demo_faults, load_sim_config, synthetic_inventory
     from sharpeyes.sim.media import parse_size
 
+    registry = (*registry, *files)
     if sum(bool(x) for x in (registry, demo, synthetic)) != 1:
         raise UserError("give exactly one of --registry FILE…, --demo, --synthetic N")
     try:
@@ -95,6 +105,21 @@ def sim(
     asyncio.run(_serve(Fleet(inventory, media, config), truth, control_port))
 
 
+async def _start_unless_stopped(fleet: Fleet, stop: asyncio.Event) -> bool:
+    """Start the fleet; a signal during start-up (encoding can take minutes) aborts it. True when started."""
+    starting = asyncio.create_task(fleet.start())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if starting.done():
+        starting.result()  # raises what start-up raised
+        return True
+    starting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await starting
+    return False
+
+
 async def _serve(fleet: Fleet, truth: Path | None, control_port: int) -> None:
     from sharpeyes.sim.control import serve_control
     from sharpeyes.sim.fleet import raise_nofile
@@ -106,9 +131,16 @@ async def _serve(fleet: Fleet, truth: Path | None, control_port: int) -> None:
         loop.add_signal_handler(sig, stop.set)
     control = None
     try:
-        await fleet.start()
+        if not await _start_unless_stopped(fleet, stop):
+            return
         if control_port:
-            control = await serve_control(fleet, "127.0.0.1", control_port)
+            try:
+                control = await serve_control(fleet, "127.0.0.1", control_port)
+            except OSError as exc:
+                raise UserError(
+                    f"control API: cannot listen on 127.0.0.1:{control_port} ({exc.strerror}); "
+                    "choose another --control-port, or 0 for none"
+                ) from None
             log.info("control API on http://127.0.0.1:%d/cameras", control_port)
         if truth is not None:
             text = json.dumps(fleet.assignment(), indent=1) + "\n"

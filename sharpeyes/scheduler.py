@@ -23,6 +23,7 @@ in :class:`~sharpeyes.runtime.SweepStats`: ``ok``, ``failure`` or ``skipped`` wi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -87,6 +88,8 @@ class Scheduler:
         self._sweeps: set[asyncio.Task[object]] = set()
         self._last_sweep_start: dict[str, float] = {}
         self._fractions: dict[tuple[str, str], float] = {}
+        self._running: set[str] = set()
+        self._watchdog_task: asyncio.Task[None] | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
@@ -94,6 +97,7 @@ class Scheduler:
         """Schedule every module (first sweep now) and start the APScheduler loop."""
         self.apply_config()
         self._sched.start()
+        self._watchdog_task = asyncio.create_task(self._watchdog())
 
     def apply_config(self) -> None:
         """Match the jobs to the runtime's current modules (after a reload): add, re-time, remove."""
@@ -119,6 +123,10 @@ class Scheduler:
         if self._sched.running:
             self._sched.pause()
         self._stopping.set()
+        if self._watchdog_task is not None:
+            self._watchdog_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog_task
         if self._probing:
             await asyncio.wait(set(self._probing), timeout=self.limits.shutdown_grace_s)
         for task in list(self._slots):
@@ -130,6 +138,23 @@ class Scheduler:
         if self._sched.running:
             self._sched.shutdown(wait=False)
 
+    async def _watchdog(self) -> None:
+        """APScheduler times jobs on the wall clock: stepped back an hour, it would wait an hour. On the
+        monotonic clock, a module whose last sweep started more than two intervals ago, with none running,
+        is started now (RELIABILITY.md T1); the slots in between are counted as missed by that sweep."""
+        while not self._stopping.is_set():
+            modules = self.runtime.config.modules
+            await asyncio.sleep(max(0.5, min((m.interval_s for m in modules.values()), default=1.0) / 2))
+            now = time.monotonic()
+            for name, module in self.runtime.config.modules.items():
+                last = self._last_sweep_start.get(name)
+                if last is None or name in self._running or now - last <= 2 * module.interval_s:
+                    continue
+                job = self._sched.get_job(name)
+                if job is not None and not self._stopping.is_set():
+                    log.warning("module %s: no sweep for %.0f s (wall clock stepped?); starting one", name, now - last)
+                    job.modify(next_run_time=dt.datetime.now(dt.UTC))
+
     # --- sweeps ----------------------------------------------------------------------------------------
 
     def _stats(self, module: str) -> SweepStats:
@@ -140,9 +165,11 @@ class Scheduler:
         this = asyncio.current_task()
         if this is not None:
             self._sweeps.add(this)
+        self._running.add(name)
         try:
             await self._run_sweep(name)
         finally:
+            self._running.discard(name)
             if this is not None:
                 self._sweeps.discard(this)
 

@@ -15,6 +15,7 @@ import os
 import random
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -282,8 +283,15 @@ class Fleet:
         log.info("encoding %d clips (cached for the next start)", len(missing))
         workers = min(len(missing), os.cpu_count() or 1)
         loop = asyncio.get_running_loop()
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        context = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_die_with_parent)
+        try:
             await asyncio.gather(*(loop.run_in_executor(pool, ensure_cached, s, self.media.cache_dir) for s in missing))
+        except BrokenProcessPool:
+            raise UserError("encoding the clips was interrupted (a worker process died)") from None
+        finally:
+            _terminate_workers(pool)  # before shutdown, which forgets the processes
+            pool.shutdown(wait=False, cancel_futures=True)
 
     async def _load(self, spec: ClipSpec) -> Broadcaster:
         clip = await asyncio.to_thread(load_clip, spec, self.media.cache_dir)
@@ -340,6 +348,29 @@ class Fleet:
             for c in self.cameras.values()
             if c.id in self.rtsp_servers or any(k in self.http.sites for k in self.http.endpoints(c))
         )
+
+
+def _die_with_parent() -> None:
+    """In an encoder worker: ask Linux to end this process when the simulator dies (PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: workers are still terminated on a clean stop
+
+
+def _terminate_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop encoder processes still running (start-up was cancelled), so that exit does not wait for them.
+
+    Python 3.11 has no public way to do this (3.14 adds ``terminate_workers``); ``_processes`` is stable since 3.2.
+    """
+    processes = getattr(pool, "_processes", None) or {}
+    for process in list(processes.values()):
+        if process.is_alive():
+            process.terminate()
 
 
 def demo_host(index: int) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -86,7 +85,7 @@ def test_720p_stream_declares_and_decodes_its_size(tmp_path: Path, monkeypatch: 
         username=USER,
         password_env="SIM_720_PASSWORD",
     )
-    media = MediaOptions(width=1280, height=720, cache_dir=Path(os.environ.get("SIM_TEST_CACHE", tmp_path)))
+    media = MediaOptions(width=1280, height=720, cache_dir=tmp_path)
     with FleetThread(Fleet(Inventory(cameras=(camera,)), media)):
         from urllib.parse import quote
 
