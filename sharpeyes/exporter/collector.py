@@ -207,6 +207,11 @@ def _sweep_metrics(rt: Runtime) -> Iterator[Metric]:
         "sharpeyes_sweep_overruns", "Sweeps that did not finish within the interval.", labels=["module"]
     )
     sweeps = CounterMetricFamily("sharpeyes_sweeps", "Completed sweeps.", labels=["module"])
+    retries = CounterMetricFamily(
+        "sharpeyes_probe_retries",
+        "Quick retries after a transient failure (only the last result counts).",
+        labels=["module"],
+    )
     last = GaugeMetricFamily(
         "sharpeyes_last_sweep_success_timestamp_seconds",
         "Wall time the module's last sweep completed: the freshness of every cached value.",
@@ -217,6 +222,7 @@ def _sweep_metrics(rt: Runtime) -> Iterator[Metric]:
     )
     for module, s in sorted(dict(rt.sweeps).items()):
         sweeps.add_metric([module], s.sweeps)
+        retries.add_metric([module], s.retries)
         overruns.add_metric([module], s.overruns)
         if s.last_duration_s is not None:
             duration.add_metric([module], s.last_duration_s)
@@ -226,7 +232,7 @@ def _sweep_metrics(rt: Runtime) -> Iterator[Metric]:
             last.add_metric([module], s.last_complete)
         for reason, n in sorted(dict(s.skipped).items()):
             skipped.add_metric([module, reason], n)
-    yield from (duration, lag, overruns, sweeps, last, skipped)
+    yield from (duration, lag, overruns, sweeps, retries, last, skipped)
 
 
 def _levels(inventory: Inventory) -> dict[str, str]:
