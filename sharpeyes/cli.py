@@ -39,6 +39,7 @@ def main(ctx: click.Context, verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
     install_log_redaction()
 
 

@@ -13,7 +13,8 @@ import click
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from sharpeyes.errors import UserError
+from sharpeyes.errors import InputError, UserError
+from sharpeyes.logsafe import scrub
 from sharpeyes.registry.db import DEFAULT_URL, ensure_current, make_engine, redacted, upgrade
 from sharpeyes.registry.inventory import Inventory
 from sharpeyes.registry.io import KINDS, parse_files, read_inventory, to_csv, to_json, to_yaml, write_csv_dir
@@ -36,19 +37,37 @@ files_argument = click.argument(
 
 @contextmanager
 def database(url: str, *, migrate: bool = False) -> Iterator[Engine]:
-    """An engine for the URL; database failures become one-line user errors with the password hidden."""
+    """An engine for the URL; database failures become one-line user errors with the password hidden.
+
+    ``migrate``: create or upgrade the schema first. Otherwise the schema must be current, and an SQLite file
+    must already exist (a mistyped path is not silently created).
+    """
     engine = make_engine(url)
     try:
         if migrate:
             upgrade(engine)
         else:
+            _must_exist(engine)
             ensure_current(engine)
         yield engine
-    except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise UserError(f"database {redacted(engine.url)}: {reason}") from None
+    except Exception as exc:
+        from alembic.util import CommandError  # imported late: alembic is slow to import
+
+        if not isinstance(exc, SQLAlchemyError | CommandError):
+            raise
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise UserError(f"database {redacted(engine.url)}: {scrub(reason)}") from None
     finally:
         engine.dispose()
+
+
+def _must_exist(engine: Engine) -> None:
+    name = engine.url.database
+    if engine.url.get_backend_name() == "sqlite" and name and name != ":memory:" and not Path(name).exists():
+        raise UserError(
+            f"database {redacted(engine.url)}: file {name} does not exist (allowed: an imported registry; "
+            "run `sharpeyes registry import FILE… --db URL` first)"
+        )
 
 
 @click.group()
@@ -67,6 +86,8 @@ def import_command(files: tuple[Path, ...], db_url: str, prune: bool) -> None:
     but missing from the files are listed, and deleted only with --prune.
     """
     parsed = parse_files(files)
+    if parsed.problems:  # before touching the database: a bad file never creates or migrates anything
+        raise InputError(parsed.problems)
     with database(db_url, migrate=True) as engine:
         report = import_inventory(engine, parsed, prune=prune)
     click.echo(f"imported into {redacted(engine.url)}: {report.summary()}")

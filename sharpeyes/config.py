@@ -102,10 +102,23 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Loaded:
             ),
         }
     )
+    warnings += _exposure_warning(resolved, source, lines)
     if resolved.api.token_file:
         line = lines.line(("api", "token_file"))
         warnings += readable_by_others(Path(resolved.api.token_file), f"{source}:{line}", "api.token_file")
     return Loaded(resolved, path, warnings)
+
+
+def _exposure_warning(config: DaemonConfig, source: str, lines: LineMap) -> list[str]:
+    """Listening beyond loopback without an API token exposes the admin endpoints."""
+    host = config.listen.host
+    loopback = host in ("localhost", "::1") or host.startswith("127.")
+    if loopback or config.api.token_env or config.api.token_file:
+        return []
+    return [
+        f"{source}:{lines.line(('listen', 'host'))}: listen.host: {host} is reachable from other machines and "
+        "no api token is set (allowed: 127.0.0.1, or set api.token_env / api.token_file)"
+    ]
 
 
 def load_probe_module(path: Path) -> tuple[ProbeModule, list[str]]:

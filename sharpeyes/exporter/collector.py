@@ -72,6 +72,7 @@ class SharpeyesCollector(Collector):
         if cached is not None and cached[0] is config:
             return cached[1]
         areas = config.inventory.area_by_id()
+        paths = district_paths(config.inventory)
         rows = []
         for cam in config.inventory.cameras:
             area = areas.get(cam.area)
@@ -84,6 +85,8 @@ class SharpeyesCollector(Collector):
                 label(area.sector or "") if area else "",
                 label(cam.point_class or ""),
                 "true" if cam.in_service else "false",
+                paths.get(area.district, f"/{ALL}/") if area else f"/{ALL}/",
+                scope_path(area.scope.value if area else None),
             ]
             rows.append((cam, cid, info))
         self._static = (config, rows)
@@ -126,7 +129,22 @@ class SharpeyesCollector(Collector):
         info = GaugeMetricFamily(
             "sharpeyes_camera_info",
             "Static registry attributes; join with group_left.",
-            labels=["camera_id", "area_id", "district", "scope", "sector", "point_class", "in_service"],
+            labels=[
+                "camera_id",
+                "area_id",
+                "district",
+                "scope",
+                "sector",
+                "point_class",
+                "in_service",
+                "district_path",
+                "scope_path",
+            ],
+        )
+        failure = GaugeMetricFamily(
+            "sharpeyes_camera_probe_failure",
+            "1 per module whose latest result failed, with its reason (closed set); absent when ok." + CACHED,
+            labels=["camera_id", "module", "reason"],
         )
         for cam, cid, info_labels in self._static_labels(rt.config):
             info.add_metric(info_labels, 1)
@@ -137,7 +155,12 @@ class SharpeyesCollector(Collector):
                 healthy.add_metric([cid], 1 if verdict.healthy else 0)
             for code in sorted(set(status.frame_faults or ())):
                 fault.add_metric([cid, code.value], 1)
-            entries = list(rt.store.by_camera.get(cam.id, {}).values())
+            by_module = dict(rt.store.by_camera.get(cam.id, {}))
+            for module, entry in sorted(by_module.items()):
+                result = entry.result
+                if result is not None and not result.ok:
+                    failure.add_metric([cid, label(module), result.reason.value], 1)
+            entries = list(by_module.values())
             successes = [e.last_success for e in entries if e.last_success is not None]
             if successes:
                 last_ok.add_metric([cid], max(successes))
@@ -145,7 +168,8 @@ class SharpeyesCollector(Collector):
             numeric = [float(s) for s in skews if isinstance(s, int | float)]
             if numeric:
                 skew.add_metric([cid], numeric[-1])
-        yield from (up, healthy, fault, last_ok, skew, info)
+        yield from (up, healthy, fault, last_ok, skew, info, failure)
+        yield from _areas(rt.config, statuses, now, district_paths(rt.config.inventory))
 
     def _self_metrics(self) -> Iterator[Metric]:
         rt = self.runtime
@@ -232,7 +256,65 @@ def _sweep_metrics(rt: Runtime) -> Iterator[Metric]:
             last.add_metric([module], s.last_complete)
         for reason, n in sorted(dict(s.skipped).items()):
             skipped.add_metric([module, reason], n)
-    yield from (duration, lag, overruns, sweeps, retries, last, skipped)
+    interval = GaugeMetricFamily(
+        "sharpeyes_module_interval_seconds",
+        "The module's configured probe interval: sweeps are stale when far older than this.",
+        labels=["module"],
+    )
+    for name, probe_module in sorted(rt.config.modules.items()):
+        interval.add_metric([name], probe_module.interval_s)
+    yield from (duration, lag, overruns, sweeps, retries, last, skipped, interval)
+
+
+def district_paths(inventory: Inventory) -> dict[str, str]:
+    """Each district's chain of codes from the city-wide group down, ``/all/C/D1/S3/``.
+
+    Select the cameras or areas of a district at any level with ``district_path=~".*/D1/.*"``, and all of
+    them with ``.*/all/.*`` (an area whose district is not in the tree has the path ``/all/``).
+    """
+    return {
+        d.code: f"/{ALL}/" + "".join(f"{label(a.code)}/" for a in reversed(list(inventory.ancestors(d.code))))
+        for d in inventory.districts
+    }
+
+
+def scope_path(scope: str | None) -> str:
+    """``/all/public/``: the scope groups a camera or area counts toward, selected like ``district_path``."""
+    return f"/{ALL}/{scope}/" if scope else f"/{ALL}/"
+
+
+def _areas(
+    config: Config, statuses: Mapping[str, CameraStatus], now: float, paths: Mapping[str, str]
+) -> Iterator[Metric]:
+    """Per area (bounded by the registry, far fewer than cameras): covered, healthy cameras, info.
+
+    Three series per area; the static required count is a label of the info series, not a series of its own.
+    """
+    covered = GaugeMetricFamily(
+        "sharpeyes_area_covered", "1 if the area has its required healthy cameras (覆盖)." + CACHED, labels=["area_id"]
+    )
+    healthy = GaugeMetricFamily(
+        "sharpeyes_area_healthy_cameras", "Healthy in-service cameras of the area." + CACHED, labels=["area_id"]
+    )
+    info = GaugeMetricFamily(
+        "sharpeyes_area_info",
+        "Static registry attributes of an area (required_cameras: healthy cameras it needs); join with group_left.",
+        labels=["area_id", "district", "scope", "sector", "kind", "district_path", "scope_path", "required_cameras"],
+    )
+    counts: dict[str, int] = {a.id: 0 for a in config.inventory.areas}
+    for cam in config.inventory.cameras:
+        if cam.in_service and cam.area in counts:
+            counts[cam.area] += judge_camera(statuses.get(cam.id), now, config.rate_options).healthy
+    for area in config.inventory.areas:
+        aid = label(area.id)
+        covered.add_metric([aid], 1 if counts[area.id] >= area.required_cameras else 0)
+        healthy.add_metric([aid], counts[area.id])
+        info.add_metric(
+            [aid, label(area.district), area.scope.value, label(area.sector or ""), label(area.kind),
+             paths.get(area.district, f"/{ALL}/"), scope_path(area.scope.value), str(area.required_cameras)],
+            1,
+        )  # fmt: skip
+    yield from (covered, healthy, info)
 
 
 def _levels(inventory: Inventory) -> dict[str, str]:

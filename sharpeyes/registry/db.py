@@ -23,6 +23,8 @@ from sharpeyes.errors import UserError
 if TYPE_CHECKING:  # alembic is imported only when a migration runs: it is slow to import
     from alembic.config import Config
 
+    from sharpeyes.settings import DatabaseSettings
+
 DEFAULT_URL = "sqlite:///sharpeyes.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 30_000
@@ -66,6 +68,14 @@ def make_engine(
     engine = sa.create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000})
     _install_sqlite_hooks(engine, sqlite_synchronous, busy_timeout_ms)
     return engine
+
+
+def engine_for(settings: DatabaseSettings) -> Engine:
+    """The engine the daemon config asks for (URL, SQLite synchronous mode, busy timeout)."""
+    synchronous: SqliteSync = "NORMAL" if settings.sqlite_synchronous == "normal" else "FULL"
+    return make_engine(
+        settings.url, sqlite_synchronous=synchronous, busy_timeout_ms=int(settings.busy_timeout_s * 1000)
+    )
 
 
 def _install_sqlite_hooks(engine: Engine, synchronous: SqliteSync, busy_timeout_ms: int) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -36,8 +37,8 @@ PROVINCES = frozenset(
 
 
 def id_key(value: str) -> str:
-    """The form two ids are compared in: ``' CAM-1 '`` and ``'cam-1'`` are the same id."""
-    return value.strip().casefold()
+    """The form two ids are compared in: ``' CAM-1 '``, ``'cam-1'`` and full-width ``'ＣＡＭ－１'`` are one id."""
+    return unicodedata.normalize("NFKC", value).strip().casefold()
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,12 +125,12 @@ def parse_files(paths: Sequence[Path]) -> Parsed:
 
 def _parse_file(path: Path, parsed: Parsed) -> None:
     suffix = path.suffix.lower()
-    if suffix in (".yml", ".yaml"):
+    if suffix in (".yml", ".yaml", ".json"):  # JSON is read as YAML (a superset), keeping line numbers
         _parse_yaml(path, parsed)
     elif suffix in (".csv", ".txt", ""):
         _parse_csv(path, parsed)
     else:
-        parsed.problems.append(f"{path}: file type {suffix!r} is not supported (allowed: .csv, .yml, .yaml)")
+        parsed.problems.append(f"{path}: file type {suffix!r} is not supported (allowed: .csv, .yml, .yaml, .json)")
 
 
 # --- CSV ------------------------------------------------------------------------------------------------
@@ -142,7 +142,12 @@ def _decode(path: Path) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise InputError([f"{path}:{line}: (file): not valid UTF-8 (allowed: UTF-8, with or without BOM)"]) from None
+        raise InputError(
+            [
+                f"{path}:{line}: (file): not valid UTF-8 (allowed: UTF-8, with or without BOM; "
+                "from Excel: Save As → CSV UTF-8)"
+            ]
+        ) from None
 
 
 def _csv_records(path: Path, text: str) -> Iterator[tuple[int, list[str]]]:
@@ -396,13 +401,15 @@ def check_references(
         if area.district not in by_code:
             problems.append(where.at("district", f"unknown district {area.district!r}"))
     by_area = inventory.area_by_id()
+    prefixes: dict[str, set[str]] = {}  # district code → admin codes of it and its ancestors
     for camera, where in cameras:
         found = by_area.get(camera.area)
         if found is None:
             problems.append(where.at("area_id", f"unknown area {camera.area!r}"))
         elif is_gb_id(camera.id) and found.district in by_code:
-            prefixes = admin_prefixes(d.code for d in inventory.ancestors(found.district))
-            problem = gb_id_problem(camera.id, prefixes)
+            if found.district not in prefixes:
+                prefixes[found.district] = admin_prefixes(d.code for d in inventory.ancestors(found.district))
+            problem = gb_id_problem(camera.id, prefixes[found.district])
             if problem:
                 problems.append(where.at("id", problem))
     return problems

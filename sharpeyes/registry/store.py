@@ -223,15 +223,23 @@ def _merge_kind(
 
 
 def _write(session: Session, current: Inventory, parsed: Parsed, report: ImportReport) -> None:
-    """Apply the import: deletes children first, then upserts parents first."""
-    for ident in report.kinds["cameras"].removed:
-        session.execute(sa.delete(CameraRow).where(CameraRow.id == ident))
-    for ident in report.kinds["areas"].removed:
-        session.execute(sa.delete(AreaRow).where(AreaRow.id == ident))
-    _delete_districts(session, current, report.kinds["districts"].removed)
+    """Apply the import in an order the foreign keys accept.
+
+    Pruned cameras go first (nothing refers to a camera, and a camera renamed by case can then be inserted);
+    then upserts, parents first; then pruned areas and districts, once nothing refers to them any more.
+    """
+    _delete(session, CameraRow, report.kinds["cameras"].removed)
     _upsert(session, DistrictRow, [_district_values(d) for d in _parents_first([d for d, _ in parsed.districts])])
     _upsert(session, AreaRow, [_area_values(a) for a, _ in parsed.areas])
     _upsert(session, CameraRow, [_camera_values(c) for c, _ in parsed.cameras])
+    _delete(session, AreaRow, report.kinds["areas"].removed)
+    _delete_districts(session, current, report.kinds["districts"].removed)
+
+
+def _delete(session: Session, model: Any, ids: list[str], chunk: int = 500) -> None:
+    key = sa.inspect(model).primary_key[0]
+    for start in range(0, len(ids), chunk):
+        session.execute(sa.delete(model).where(key.in_(ids[start : start + chunk])))
 
 
 def _upsert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
@@ -240,10 +248,12 @@ def _upsert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
         return
     key = sa.inspect(model).primary_key[0].name
     existing = {getattr(obj, key): obj for obj in session.scalars(sa.select(model))}
+    new_rows = [values for values in rows if values[key] not in existing]
+    if new_rows:  # new rows first (one bulk INSERT): an updated row may now point at one of them
+        session.connection().execute(sa.insert(model.__table__), new_rows)  # Core executemany: one batch
     for values in rows:
         obj = existing.get(values[key])
         if obj is None:
-            session.add(model(**values))
             continue
         for name, value in values.items():
             if getattr(obj, name) != value:

@@ -99,8 +99,6 @@ def test_export_imports_back_to_the_same_registry(db_url: str, tmp_path: Path, f
     exported = run("registry", "export", "--db", db_url, "--format", fmt, "--out", str(out))
     assert exported.exit_code == 0, exported.output
     files = sorted(out.glob("*.csv")) if fmt == "csv" else [out]
-    if fmt == "json":  # JSON is YAML: import reads it through the YAML reader
-        files = [out.rename(out.with_suffix(".yml"))]
     again = read_inventory(files)
     assert again == snapshot(db_url)
 
@@ -114,6 +112,10 @@ def test_export_one_kind_to_stdout(db_url: str) -> None:
 
 
 def test_list_on_a_database_without_registry_says_what_to_do(db_url: str) -> None:
+    engine = make_engine(db_url)
+    with engine.begin() as conn:  # an empty database: the file exists (SQLite), no schema
+        conn.exec_driver_sql("SELECT 1")
+    engine.dispose()
     result = run("registry", "list", "--db", db_url)
     assert result.exit_code == 2
     assert "schema revision none" in result.output and "registry migrate" in result.output
@@ -133,6 +135,29 @@ def test_validate_writes_nothing_and_reports_every_problem(tmp_path: Path) -> No
     assert not list(tmp_path.glob("*.db"))
 
 
+def test_bad_files_never_create_a_database_and_list_never_creates_one(tmp_path: Path) -> None:
+    bad = tmp_path / "areas.csv"
+    bad.write_text("id,name\n", encoding="utf-8")
+    db = tmp_path / "new.db"
+    assert run("registry", "import", str(bad), "--db", f"sqlite:///{db}").exit_code == 2
+    listed = run("registry", "list", "--db", f"sqlite:///{db}")
+    assert listed.exit_code == 2 and "does not exist" in listed.output
+    assert not db.exists()
+
+
+def test_a_database_from_a_newer_version_is_refused_in_one_line(db_url: str) -> None:
+    assert run("registry", "import", str(DEMO_FILES[0]), "--db", db_url).exit_code == 0
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    engine.dispose()
+    imported = run("registry", "import", str(DEMO_FILES[0]), "--db", db_url)
+    assert imported.exit_code == 2 and imported.output.startswith("error: database ")
+    assert "9999" in imported.output and len(imported.output.splitlines()) == 1
+    listed = run("registry", "list", "--db", db_url)
+    assert listed.exit_code == 2 and "schema revision 9999, this version needs 0001" in listed.output
+
+
 def test_unreachable_database_is_one_line_without_the_password(tmp_path: Path) -> None:
     result = run("registry", "list", "--db", "postgresql+psycopg://u:pa%40ss@127.0.0.1:1/db?connect_timeout=1")
     assert result.exit_code == 2
@@ -144,8 +169,10 @@ def test_readme_command_runs_through_the_console_entry_point(tmp_path: Path) -> 
     """The README's run command, as a real process: import the demo city, then list it."""
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    script = Path(sys.executable).with_name("sharpeyes")  # the console script installed by pip
+    assert script.exists(), "sharpeyes console script missing: run scripts/setup.sh"
     imported = subprocess.run(
-        [sys.executable, "-m", "sharpeyes", "registry", "import", *demo_args(), "--db", url],
+        [str(script), "registry", "import", *demo_args(), "--db", url],
         capture_output=True,
         text=True,
         env=env,
@@ -155,7 +182,7 @@ def test_readme_command_runs_through_the_console_entry_point(tmp_path: Path) -> 
     )
     assert imported.returncode == 0, imported.stderr
     listed = subprocess.run(
-        [sys.executable, "-m", "sharpeyes", "registry", "list", "--db", url],
+        [sys.executable, "-m", "sharpeyes", "registry", "list", "--db", url],  # and `python -m sharpeyes`
         capture_output=True,
         text=True,
         env=env,

@@ -8,8 +8,17 @@ import pytest
 import sqlalchemy as sa
 
 from sharpeyes.errors import UserError
-from sharpeyes.registry.db import make_engine, parse_url, read_session, redacted, upgrade, write_session
+from sharpeyes.registry.db import (
+    engine_for,
+    make_engine,
+    parse_url,
+    read_session,
+    redacted,
+    upgrade,
+    write_session,
+)
 from sharpeyes.registry.models import DistrictRow
+from sharpeyes.settings import DatabaseSettings
 
 
 def test_pragmas_are_set_on_every_connection(tmp_path: Path) -> None:
@@ -19,6 +28,15 @@ def test_pragmas_are_set_on_every_connection(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 1234
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    engine.dispose()
+
+
+def test_engine_follows_the_config(tmp_path: Path) -> None:
+    settings = DatabaseSettings(url=f"sqlite:///{tmp_path / 'x.db'}", sqlite_synchronous="normal", busy_timeout_s=2)
+    engine = engine_for(settings)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 2000
     engine.dispose()
 
 

@@ -81,6 +81,44 @@ def test_reimport_is_idempotent_and_updates_by_id(engine: Engine, tmp_path: Path
     assert load_inventory(engine).camera_by_id()["15020200001320000001"].name == "银河广场全景(新)"
 
 
+def test_a_district_moves_under_a_new_parent_in_one_import(engine: Engine, tmp_path: Path) -> None:
+    upgrade(engine)
+    import_inventory(engine, parse_files(DEMO_FILES))
+    moved = tmp_path / "districts.csv"
+    moved.write_text(
+        "code,name,level,parent\n150203003001,团结社区,community,150203099\n150203099,新街道,street,150203\n",
+        encoding="utf-8",
+    )
+    report = import_inventory(engine, parse_files([moved]))
+    assert report.kinds["districts"].added == ["150203099"]
+    districts = load_inventory(engine).district_by_code()
+    assert districts["150203003001"].parent == "150203099"
+
+
+def test_an_area_moves_away_from_a_pruned_district_in_one_import(engine: Engine, tmp_path: Path) -> None:
+    districts = tmp_path / "districts.csv"
+    districts.write_text(
+        "code,name,level,parent\n150200,包头市,city,\n150203,昆都仑区,district,150200\n"
+        "150203001,旧街道,street,150203\n",
+        encoding="utf-8",
+    )
+    areas = tmp_path / "areas.csv"
+    areas.write_text("id,name,district,scope,kind\nA1,广场,150203001,public,square\n", encoding="utf-8")
+    upgrade(engine)
+    import_inventory(engine, parse_files([districts, areas]))
+    districts.write_text(
+        "code,name,level,parent\n150200,包头市,city,\n150203,昆都仑区,district,150200\n"
+        "150203002,新街道,street,150203\n",
+        encoding="utf-8",
+    )
+    areas.write_text("id,name,district,scope,kind\nA1,广场,150203002,public,square\n", encoding="utf-8")
+    report = import_inventory(engine, parse_files([districts, areas]), prune=True)
+    assert report.kinds["districts"].removed == ["150203001"]
+    inv = load_inventory(engine)
+    assert [d.code for d in inv.districts] == ["150200", "150203", "150203002"]
+    assert inv.areas[0].district == "150203002"
+
+
 def _first_lines(src: Path, dst: Path, rows: int) -> Path:
     dst.write_text("".join(src.read_text(encoding="utf-8").splitlines(keepends=True)[: rows + 1]), encoding="utf-8")
     return dst

@@ -37,7 +37,7 @@ def test_per_camera_series() -> None:
     assert s[("sharpeyes_camera_clock_skew_seconds", L(camera_id="c1"))] == 1.5
     assert ("sharpeyes_camera_last_success_timestamp_seconds", L(camera_id="c1")) in s
     info = L(camera_id="c3", area_id="b1", district="D1", scope="sector", sector="finance", point_class="",
-             in_service="true")  # fmt: skip
+             in_service="true", district_path="/all/C/D1/", scope_path="/all/sector/")  # fmt: skip
     assert s[("sharpeyes_camera_info", info)] == 1
 
 

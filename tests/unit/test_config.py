@@ -139,6 +139,18 @@ def test_registry_problems_fail_the_check(tmp_path: Path) -> None:
     assert "hunter2" not in result.output
 
 
+def test_listening_beyond_loopback_without_a_token_is_a_warning(tmp_path: Path) -> None:
+    path = copy_example(
+        tmp_path, {"  host: 127.0.0.1": "  host: 0.0.0.0", "  token_env: SHARPEYES_API_TOKEN": "  token_env:"}
+    )
+    line = next(n for n, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if "0.0.0.0" in text)
+    warnings = load_config(path).warnings
+    assert warnings == [
+        f"{path}:{line}: listen.host: 0.0.0.0 is reachable from other machines and no api token is set "
+        "(allowed: 127.0.0.1, or set api.token_env / api.token_file)"
+    ]
+
+
 def test_env_interpolation_and_unset_variables(tmp_path: Path) -> None:
     path = copy_example(tmp_path, {"  port: 9753": "  port: ${SE_TEST_PORT}"})
     assert load_config(path, env={"SE_TEST_PORT": "9999"}).config.listen.port == 9999

@@ -7,6 +7,7 @@ import io
 import tempfile
 from pathlib import Path
 
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -75,3 +76,34 @@ def test_reader_only_ever_raises_input_error(contents: list[tuple[str, bytes]]) 
             assert all("\n" not in p for p in exc.problems)
         else:
             assert len(inventory.cameras) <= sum(max(d.count(b"\n"), 1) for _, d in contents)
+
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20), CELL)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=12,
+)
+records = st.dictionaries(
+    st.sampled_from([c for cols in COLUMNS.values() for c in cols] + ["password", "x"]), values, max_size=8
+)
+documents = st.one_of(
+    values,
+    st.dictionaries(
+        st.sampled_from(["districts", "areas", "cameras", "other"]),
+        st.one_of(values, st.lists(records, max_size=4)),
+        max_size=3,
+    ),
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents)
+def test_yaml_reader_only_ever_raises_input_error(document: object) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "registry.yml"
+        path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+        try:
+            read_inventory([path])
+        except InputError as exc:
+            assert exc.problems and all("\n" not in p for p in exc.problems)

@@ -64,6 +64,13 @@ def test_kind_is_told_by_header_or_by_file_name(tmp_path: Path) -> None:
         read_inventory([unknown])
 
 
+def test_ipv6_hosts_and_full_width_look_alike_ids(tmp_path: Path) -> None:
+    cams = write(tmp_path, "cameras.csv", CAM_HEADER + "cam1,n,A1,::1,rtsp://[::1]:554/x,,,\nＣＡＭ１,n,A1,::2,,,,\n")
+    with pytest.raises(InputError) as err:
+        read_inventory([*base(tmp_path), cams])
+    assert err.value.problems == [f"{cams}:3: id: duplicate camera id 'ＣＡＭ１' (already at {cams}:2 as 'cam1')"]
+
+
 def test_duplicates_by_case_and_whitespace_and_unknown_area_all_listed(tmp_path: Path) -> None:
     found = problems_for(
         tmp_path,
@@ -96,6 +103,8 @@ def test_duplicates_by_case_and_whitespace_and_unknown_area_all_listed(tmp_path:
         ),
         ("c,n,A1,127.0.0.1,rtsp://127.0.0.1:99999/x,,,", "rtsp_url: 'rtsp://127.0.0.1:99999/x' is not a valid URL"),
         ("c,n,A1,not a host,,,,", "host: 'not a host' is not a host name or IP address"),
+        ("c,n,A1,127.0.0.1,rtsp://127.0.0.1:0/x,,,", "rtsp_url: 'rtsp://127.0.0.1:0/x': port 0 (allowed: 1–65535)"),
+        ("c,n,A1,::1,rtsp://[::2]:554/x,,,", "host '::2' differs from the camera's host '::1'"),
         ("c,n,A1,127.0.0.1,,,,bad-env", "password_env: 'bad-env' is not valid (allowed: an environment variable name)"),
         ("../etc,n,A1,127.0.0.1,,,,", "id: '../etc' is not valid"),
     ],
