@@ -140,8 +140,11 @@ def list_command(db_url: str, fmt: str) -> None:
     help="For csv: a folder (districts.csv, areas.csv, cameras.csv). For yaml/json: a file. Default: stdout.",
 )
 @click.option("--kind", type=click.Choice(KINDS), help="csv only: write just this kind to --out or stdout.")
+@click.option("--bom", is_flag=True, help="csv files only: start with a UTF-8 BOM (for Excel).")
 @click.option("--module", "modules", multiple=True, help="file-sd only: label the targets with this probe module.")
-def export_command(db_url: str, fmt: str, out: Path | None, kind: str | None, modules: tuple[str, ...]) -> None:
+def export_command(
+    db_url: str, fmt: str, out: Path | None, kind: str | None, bom: bool, modules: tuple[str, ...]
+) -> None:
     """Write the registry as CSV, YAML or JSON (the same formats import reads), or as Prometheus file_sd
     targets for /probe (file-sd)."""
     with database(db_url) as engine:
@@ -149,7 +152,7 @@ def export_command(db_url: str, fmt: str, out: Path | None, kind: str | None, mo
     if fmt == "csv" and kind is None:
         if out is None:
             raise UserError("export --format csv: give --out FOLDER (three files), or --kind KIND for one")
-        for path in write_csv_dir(inventory, out):
+        for path in write_csv_dir(inventory, out, bom=bom):
             click.echo(f"wrote {path}")
         return
     if kind is not None and fmt != "csv":
@@ -160,7 +163,7 @@ def export_command(db_url: str, fmt: str, out: Path | None, kind: str | None, mo
     if out is None:
         click.echo(text, nl=False)
     else:
-        out.write_text(text, encoding="utf-8")
+        out.write_text(text, encoding="utf-8-sig" if bom and fmt == "csv" else "utf-8")
         click.echo(f"wrote {out}")
 
 

@@ -216,6 +216,8 @@ def _record_lines(node: Node, path: PathKey, lines: dict[PathKey, int], seen: se
 def _scalar_key(node: ScalarNode) -> Hashable:
     """A mapping key as the SafeLoader would build it (``1`` → int, ``yes`` → bool, else str)."""
     value: Hashable = node.value
+    if node.tag == "tag:yaml.org,2002:bool":
+        return SafeConstructor.bool_values.get(node.value.lower(), value)
     if node.tag == "tag:yaml.org,2002:int":
         try:
             return int(node.value.replace("_", ""), 0)

@@ -537,12 +537,15 @@ def to_json(inventory: Inventory) -> str:
     return json.dumps(to_document(inventory), ensure_ascii=False, indent=2) + "\n"
 
 
-def write_csv_dir(inventory: Inventory, folder: Path) -> list[Path]:
-    """Write districts.csv, areas.csv and cameras.csv into a folder; returns the paths written."""
+def write_csv_dir(inventory: Inventory, folder: Path, *, bom: bool = False) -> list[Path]:
+    """Write districts.csv, areas.csv and cameras.csv into a folder; returns the paths written.
+
+    ``bom``: start each file with a UTF-8 byte-order mark, so Excel shows Chinese text correctly.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for kind in KINDS:
         path = folder / f"{kind}.csv"
-        path.write_text(to_csv(inventory, kind), encoding="utf-8")
+        path.write_text(to_csv(inventory, kind), encoding="utf-8-sig" if bom else "utf-8")
         written.append(path)
     return written

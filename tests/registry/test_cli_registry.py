@@ -103,6 +103,14 @@ def test_export_imports_back_to_the_same_registry(db_url: str, tmp_path: Path, f
     assert again == snapshot(db_url)
 
 
+def test_csv_export_with_bom_for_excel_imports_back(db_url: str, tmp_path: Path) -> None:
+    assert run("registry", "import", *demo_args(), "--db", db_url).exit_code == 0
+    out = tmp_path / "excel"
+    assert run("registry", "export", "--db", db_url, "--format", "csv", "--out", str(out), "--bom").exit_code == 0
+    assert (out / "cameras.csv").read_bytes().startswith(b"\xef\xbb\xbfid,name,area_id")
+    assert read_inventory(sorted(out.glob("*.csv"))) == snapshot(db_url)
+
+
 def test_export_one_kind_to_stdout(db_url: str) -> None:
     assert run("registry", "import", *demo_args(), "--db", db_url).exit_code == 0
     result = run("registry", "export", "--db", db_url, "--format", "csv", "--kind", "districts")

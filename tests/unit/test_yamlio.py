@@ -24,6 +24,9 @@ def test_every_value_knows_its_line() -> None:
     assert lines.line(("b", 0, "y")) == 5
     assert lines.line(("b", 1)) == 6
     assert lines.line(("b", 0, "missing")) == 3  # falls back to the enclosing value
+    data, lines = parse_yaml("a: 0\n2: x\nyes: y\n", "t.yml")
+    assert data == {"a": 0, 2: "x", True: "y"}
+    assert (lines.line((2,)), lines.line((True,))) == (2, 3)  # keys as the loader builds them
 
 
 def test_alias_bomb_is_refused_quickly() -> None:
