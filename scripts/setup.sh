@@ -9,6 +9,7 @@ APT_PACKAGES=(
   gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gir1.2-gstreamer-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
   gstreamer1.0-plugins-bad gstreamer1.0-tools gstreamer1.0-libav
+  chromium fonts-wqy-microhei   # headless screenshots of the HTML audit report, with a CJK font
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -58,3 +58,6 @@ main.add_command(config)
 main.add_command(registry)
 main.add_command(probe)
 main.add_command(run)
+from sharpeyes.cli_audit import audit  # noqa: E402
+
+main.add_command(audit)

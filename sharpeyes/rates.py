@@ -24,14 +24,20 @@ Definitions (the choices a city operations team expects, written down once):
   is covered.
 - **image quality**: frame-checked in-service cameras with no fault / frame-checked in-service cameras.
 - **online (time)**: seconds online / seconds *observed* over a window, from state transitions; time when
-  nothing was known (before the first transition) is neither up nor down and is reported separately.
+  nothing was known (before the first transition) is neither up nor down and is reported separately. Only
+  time *in service* counts: service changes are transitions of the ``service`` pseudo-module
+  (:func:`service_spans`), so a camera put out of service mid-window counts until then.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
 
 from sharpeyes.probers.base import FaultCode
 from sharpeyes.registry.inventory import Area, Camera, Inventory, Scope
@@ -289,4 +295,207 @@ def time_online_groups(
         t = time_online(points.get(cam.id, ()), start, end)
         for key in groups_of(area):
             out[key] = out[key] + t
+    return out
+
+
+# --- time in service, state segments and buckets ----------------------------------------------------------
+
+SERVICE_MODULE = "service"
+"""The pseudo-module of registry service changes in the transitions table (``in_service`` / ``out_of_service``).
+
+A camera with no such transition is taken as in or out of service for the whole window by its current
+``Camera.in_service``. One with them is in service exactly over the spans they describe: before its first
+service transition it was in the opposite state of that transition's ``to``.
+"""
+
+IN_SERVICE = "in_service"
+OUT_OF_SERVICE = "out_of_service"
+
+Span = tuple[float, float]
+
+
+def service_spans(points: Iterable[StatePoint], start: float, end: float, in_service_now: bool) -> list[Span]:
+    """The sub-intervals of ``[start, end)`` in which a camera was in service, from its service transitions."""
+    ordered = sorted(points, key=lambda p: p.at)
+    if not ordered:
+        return [(start, end)] if in_service_now and end > start else []
+    spans: list[Span] = []
+    serving = ordered[0].state != IN_SERVICE
+    cursor = start
+    for p in ordered:
+        if p.at >= end:
+            break
+        if p.at > cursor and serving:
+            spans.append((cursor, p.at))
+        cursor = max(cursor, p.at)
+        serving = p.state == IN_SERVICE
+    if serving and end > cursor:
+        spans.append((cursor, end))
+    return spans
+
+
+def state_segments(points: Iterable[StatePoint], start: float, end: float) -> list[tuple[float, float, str]]:
+    """The known-state pieces ``(from, to, state)`` of ``[start, end)``, in time order (unknown time left out)."""
+    ordered = sorted(points, key=lambda p: p.at)
+    out: list[tuple[float, float, str]] = []
+    state: str | None = None
+    cursor = start
+    for p in ordered:
+        if p.at >= end:
+            break
+        if p.at > cursor:
+            if state is not None:
+                out.append((cursor, p.at, state))
+            cursor = p.at
+        state = p.state
+    if state is not None and end > cursor:
+        out.append((cursor, end, state))
+    return out
+
+
+def time_online_in_service(
+    points: Sequence[StatePoint], spans: Sequence[Span], online_states: frozenset[str] = ONLINE_STATES
+) -> TimeOnline:
+    """Time online over the spans a camera was in service; ``seconds_window`` is the time in service."""
+    total = TimeOnline(0.0, 0.0, 0.0)
+    for a, b in spans:
+        total = total + time_online(points, a, b, online_states)
+    return total
+
+
+def time_online_buckets(
+    points: Sequence[StatePoint],
+    spans: Sequence[Span],
+    edges: Sequence[float],
+    online_states: frozenset[str] = ONLINE_STATES,
+) -> list[TimeOnline]:
+    """Time online per bucket ``[edges[i], edges[i+1])`` (e.g. days), counting only the in-service spans."""
+    n = len(edges) - 1
+    up = [0.0] * n
+    known = [0.0] * n
+    window = [0.0] * n
+    for a, b in spans:
+        _spread(a, b, edges, window)
+        for sa, sb, state in state_segments(points, a, b):
+            _spread(sa, sb, edges, known)
+            if state in online_states:
+                _spread(sa, sb, edges, up)
+    return [TimeOnline(up[i], known[i], window[i]) for i in range(n)]
+
+
+def _spread(a: float, b: float, edges: Sequence[float], into: list[float]) -> None:
+    """Add the length of ``[a, b)`` to the buckets it overlaps."""
+    i = max(bisect.bisect_right(edges, a) - 1, 0)
+    while i < len(into) and edges[i] < b:
+        overlap = min(b, edges[i + 1]) - max(a, edges[i])
+        if overlap > 0:
+            into[i] += overlap
+        i += 1
+
+
+def sum_time_online(inventory: Inventory, per_camera: Mapping[str, TimeOnline]) -> dict[tuple[str, str], TimeOnline]:
+    """Per-camera time online (already clipped to its service) summed per scope × district + city-wide."""
+    keys, groups_of = _group_keys(inventory)
+    by_area: dict[str, list[float]] = {}
+    for cam in inventory.cameras:
+        t = per_camera.get(cam.id)
+        if t is not None:
+            acc = by_area.setdefault(cam.area, [0.0, 0.0, 0.0])
+            acc[0] += t.seconds_up
+            acc[1] += t.seconds_known
+            acc[2] += t.seconds_window
+    sums = {key: [0.0, 0.0, 0.0] for key in keys}
+    for area in inventory.areas:
+        area_sum = by_area.get(area.id)
+        if area_sum is None:
+            continue
+        for key in groups_of(area):
+            acc = sums[key]
+            for i in range(3):
+                acc[i] += area_sum[i]
+    return {key: TimeOnline(*acc) for key, acc in sums.items()}
+
+
+# --- time online of many cameras at once (numpy) ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Segments:
+    """Known-state pieces of many cameras, clipped to a window: parallel numpy arrays, one item per piece."""
+
+    camera: npt.NDArray[np.int64]
+    start: npt.NDArray[np.float64]
+    end: npt.NDArray[np.float64]
+    online: npt.NDArray[np.bool_]
+
+
+def segments_bulk(
+    camera: npt.NDArray[np.int64],
+    at: npt.NDArray[np.float64],
+    online: npt.NDArray[np.bool_],
+    start: float,
+    end: float,
+) -> Segments:
+    """The same pieces as :func:`state_segments`, for many cameras at once.
+
+    Rows are transitions (camera index, time, whether the new state is online) in any order; per camera,
+    transitions at or before ``start`` only matter through the last of them (the state crossing the left
+    edge), and those at or after ``end`` are ignored.
+    """
+    keep = at < end
+    camera, at, online = camera[keep], at[keep], online[keep]
+    order = np.lexsort((at, camera))
+    camera, at, online = camera[order], at[order], online[order]
+    nxt = np.empty_like(at)
+    nxt[:-1] = at[1:]
+    if len(at):
+        nxt[-1] = end
+    last_of_camera = np.ones(len(at), dtype=bool)
+    last_of_camera[:-1] = camera[1:] != camera[:-1]
+    nxt[last_of_camera] = end
+    a = np.clip(at, start, end)
+    b = np.clip(nxt, start, end)
+    piece = b > a
+    return Segments(camera[piece], a[piece], b[piece], online[piece])
+
+
+def per_camera_bulk(seg: Segments, n_cameras: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Seconds up and seconds known per camera index."""
+    length = seg.end - seg.start
+    up = np.bincount(seg.camera, weights=np.where(seg.online, length, 0.0), minlength=n_cameras)
+    known = np.bincount(seg.camera, weights=length, minlength=n_cameras)
+    return up.astype(np.float64), known.astype(np.float64)
+
+
+def per_bucket_bulk(
+    seg: Segments, edges: Sequence[float], mask: npt.NDArray[np.bool_] | None = None
+) -> tuple[list[float], list[float]]:
+    """Seconds up and known in each bucket ``[edges[i], edges[i+1])``, summed over the (masked) pieces."""
+    a, b, on = (seg.start, seg.end, seg.online) if mask is None else (seg.start[mask], seg.end[mask], seg.online[mask])
+    e = np.asarray(edges, dtype=np.float64)
+    n = len(e) - 1
+    up = _bucket_sums(a[on], b[on], e, n)
+    known = _bucket_sums(a, b, e, n)
+    return [float(x) for x in up], [float(x) for x in known]
+
+
+def _bucket_sums(
+    a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], e: npt.NDArray[np.float64], n: int
+) -> npt.NDArray[np.float64]:
+    """Total overlap of the pieces ``[a, b)`` (inside ``[e[0], e[-1])``) with each bucket, without a loop:
+    the partial first and last buckets of each piece, plus whole buckets counted through a difference array."""
+    if n <= 0:
+        return np.zeros(0)
+    a, b = np.clip(a, e[0], e[-1]), np.clip(b, e[0], e[-1])
+    keep = b > a
+    a, b = a[keep], b[keep]
+    ia = np.clip(np.searchsorted(e, a, side="right") - 1, 0, n - 1)
+    ib = np.clip(np.searchsorted(e, b, side="left") - 1, 0, n - 1)
+    same = ia == ib
+    out = np.bincount(ia[same], weights=(b - a)[same], minlength=n).astype(np.float64)
+    ia, ib, a, b = ia[~same], ib[~same], a[~same], b[~same]
+    out += np.bincount(ia, weights=e[ia + 1] - a, minlength=n)
+    out += np.bincount(ib, weights=b - e[ib], minlength=n)
+    whole = np.bincount(ia + 1, minlength=n + 1)[: n + 1] - np.bincount(ib, minlength=n + 1)[: n + 1]
+    out += np.cumsum(whole)[:n] * np.diff(e)
     return out

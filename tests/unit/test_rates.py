@@ -4,16 +4,33 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from sharpeyes.probers.base import FaultCode
 from sharpeyes.rates import (
     ALL,
+    IN_SERVICE,
+    ONLINE_STATES,
+    OUT_OF_SERVICE,
     CameraStatus,
     RateOptions,
     Ratio,
     StatePoint,
+    TimeOnline,
     compute_groups,
+    per_bucket_bulk,
+    per_camera_bulk,
+    segments_bulk,
+    service_spans,
+    state_segments,
+    sum_time_online,
     time_online,
+    time_online_buckets,
     time_online_groups,
+    time_online_in_service,
 )
 from sharpeyes.registry.inventory import Area, Camera, District, DistrictLevel, Inventory, Scope
 
@@ -143,3 +160,98 @@ def test_time_online_groups_sum_cameras_and_skip_out_of_service() -> None:
     assert g[("public", "S1")].ratio == Ratio(100, 200)
     assert g[("public", "D1")].seconds_window == 300  # c1, c2, c3 (not c4)
     assert g[("sector", "D2")].seconds_known == 0
+
+
+# --- service spans, segments, buckets, sums ----------------------------------------------------------------
+
+
+def test_service_spans_without_service_transitions_follow_the_current_flag() -> None:
+    assert service_spans([], 100, 200, True) == [(100, 200)]
+    assert service_spans([], 100, 200, False) == []
+
+
+def test_service_spans_out_of_service_mid_window_and_back() -> None:
+    pts = [StatePoint(150, OUT_OF_SERVICE), StatePoint(180, IN_SERVICE)]
+    # in service before 150 (the first change is *to* out), out 150-180, back from 180
+    assert service_spans(pts, 100, 200, True) == [(100, 150), (180, 200)]
+    # a change before the window decides the state at its left edge; changes after its end are ignored
+    assert service_spans([StatePoint(50, OUT_OF_SERVICE), StatePoint(250, IN_SERVICE)], 100, 200, True) == []
+    assert service_spans([StatePoint(120, IN_SERVICE)], 100, 200, True) == [(120, 200)]
+
+
+def test_state_segments_skip_unknown_time_and_clip_to_the_window() -> None:
+    pts = [StatePoint(120, "up"), StatePoint(90, "down"), StatePoint(140, "fault"), StatePoint(300, "down")]
+    assert state_segments(pts, 100, 200) == [(100, 120, "down"), (120, 140, "up"), (140, 200, "fault")]
+    assert state_segments([StatePoint(150, "up")], 100, 200) == [(150, 200, "up")]
+
+
+def test_time_online_in_service_counts_only_service_time() -> None:
+    # up from 50 to 130, down 130-170, up from 170; in service 100-150 only: 30 s up of 50 s known
+    pts = [StatePoint(50, "up"), StatePoint(130, "down"), StatePoint(170, "up")]
+    t = time_online_in_service(pts, [(100, 150)])
+    assert (t.seconds_up, t.seconds_known, t.seconds_window) == (30, 50, 50)
+
+
+def test_time_online_buckets_split_at_the_edges() -> None:
+    # days of 100 s: [0,100) [100,200) [200,300); up 50-150, down 150-250, up from 250; out of service 260-280
+    pts = [StatePoint(50, "up"), StatePoint(150, "down"), StatePoint(250, "up")]
+    b = time_online_buckets(pts, [(0, 260), (280, 300)], [0, 100, 200, 300])
+    assert [(x.seconds_up, x.seconds_known, x.seconds_window) for x in b] == [
+        (50, 50, 100),
+        (50, 100, 100),
+        (10 + 20, 50 + 30, 80),
+    ]
+
+
+def test_sum_time_online_adds_cameras_to_every_level() -> None:
+    per = {"c1": TimeOnline(10, 20, 30), "c4": TimeOnline(5, 5, 30), "ghost": TimeOnline(1, 1, 1)}
+    g = sum_time_online(INV, per)
+    assert g[("public", "S1")] == TimeOnline(10, 20, 30)
+    assert g[(ALL, ALL)] == TimeOnline(15, 25, 60)
+
+
+# --- the numpy bulk form agrees with the per-camera functions ---------------------------------------------
+
+_points = st.lists(
+    st.tuples(st.integers(0, 3), st.integers(-50, 350), st.sampled_from(["up", "down", "fault"])), max_size=40
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=_points,
+    start=st.integers(0, 150),
+    length=st.integers(1, 200),
+    cuts=st.lists(st.floats(0.01, 0.99), max_size=6, unique=True),
+)
+def test_bulk_time_online_matches_time_online(
+    rows: list[tuple[int, int, str]], start: int, length: int, cuts: list[float]
+) -> None:
+    end = start + length
+    seg = segments_bulk(
+        np.array([r[0] for r in rows], dtype=np.int64),
+        np.array([r[1] for r in rows], dtype=np.float64),
+        np.array([r[2] in ONLINE_STATES for r in rows], dtype=bool),
+        start,
+        end,
+    )
+    up, known = per_camera_bulk(seg, 4)
+    edges = [start, *sorted(start + length * c for c in cuts), end]
+    b_up, b_known = per_bucket_bulk(seg, edges)
+    expected_buckets = [TimeOnline(0, 0, 0)] * (len(edges) - 1)
+    for cam in range(4):
+        pts = [StatePoint(at, state) for c, at, state in rows if c == cam]
+        t = time_online(pts, start, end)
+        assert (up[cam], known[cam]) == pytest.approx((t.seconds_up, t.seconds_known))
+        per = time_online_buckets(pts, [(start, end)], edges)
+        expected_buckets = [x + y for x, y in zip(expected_buckets, per, strict=True)]
+    assert b_up == pytest.approx([x.seconds_up for x in expected_buckets])
+    assert b_known == pytest.approx([x.seconds_known for x in expected_buckets])
+
+
+def test_bulk_masks_pieces_and_handles_no_rows() -> None:
+    seg = segments_bulk(np.array([0, 1]), np.array([0.0, 50.0]), np.array([True, False]), 0, 100)
+    assert per_bucket_bulk(seg, [0, 100], mask=seg.camera == 0) == ([100.0], [100.0])
+    empty = segments_bulk(np.array([], dtype=np.int64), np.array([]), np.array([], dtype=bool), 0, 100)
+    assert per_bucket_bulk(empty, [0, 50, 100]) == ([0.0, 0.0], [0.0, 0.0])
+    assert [list(x) for x in per_camera_bulk(empty, 2)] == [[0.0, 0.0], [0.0, 0.0]]

@@ -1,0 +1,133 @@
+"""Time online over the window for the audited cameras: per camera, and per day for each scope.
+
+Cameras with no service change in the window go through the numpy form of the rates
+(:func:`~sharpeyes.rates.segments_bulk`); the few with service changes through the per-camera form
+(:func:`~sharpeyes.rates.service_spans`, :func:`~sharpeyes.rates.time_online_buckets`). Cameras out of service
+with no service change are out of service for the whole window and count nowhere.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import repeat
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from sharpeyes.audit.history import KNOWN_PROBERS, LIVENESS_RANK, ONLINE_CODES, STATE_OF_CODE, History, prober_of
+from sharpeyes.audit.model import Window
+from sharpeyes.rates import (
+    ALL,
+    SERVICE_MODULE,
+    StatePoint,
+    TimeOnline,
+    per_bucket_bulk,
+    per_camera_bulk,
+    segments_bulk,
+    service_spans,
+    time_online_buckets,
+)
+from sharpeyes.registry.inventory import Camera
+
+NOT_LIVE = 99
+
+
+def _state(history: History, k: int) -> str:
+    return STATE_OF_CODE.get(chr(history.states[k]), "other")
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """Per camera id its time online (clipped to its service); per scope the seconds up/known of each day."""
+
+    per_camera: dict[str, TimeOnline]
+    days_up: dict[str, list[float]]
+    days_known: dict[str, list[float]]
+    online_in_window: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    """The history's columns as arrays indexed like the audited cameras (-1: a camera not audited)."""
+
+    cam: npt.NDArray[np.int64]
+    rank: npt.NDArray[np.int64]
+    online: npt.NDArray[np.bool_]
+    answering: npt.NDArray[np.bool_]
+    service: npt.NDArray[np.bool_]
+    at: npt.NDArray[np.float64]
+
+
+def _rows(history: History, index: Mapping[str, int], module_probers: Mapping[str, str]) -> _Rows:
+    """Per-group facts (camera, module's rank) spread to the group's transitions."""
+    n = len(history.group_camera)
+    modules = set(history.group_module)
+    ranks = {m: LIVENESS_RANK.get(prober_of(m, module_probers), NOT_LIVE) for m in modules}
+    answering = {m: prober_of(m, module_probers) in KNOWN_PROBERS for m in modules}
+
+    def spread(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        return np.repeat(values, history.counts)
+
+    codes = np.frombuffer(history.states, dtype=np.uint8)
+    online = np.isin(codes, np.frombuffer("".join(sorted(ONLINE_CODES)).encode(), dtype=np.uint8))
+    return _Rows(
+        cam=spread(np.fromiter(map(index.get, history.group_camera, repeat(-1)), dtype=np.int64, count=n)),
+        rank=spread(np.fromiter(map(ranks.__getitem__, history.group_module), dtype=np.int64, count=n)),
+        online=online,
+        answering=spread(np.fromiter(map(answering.__getitem__, history.group_module), dtype=bool, count=n)),
+        service=spread(np.fromiter(map(SERVICE_MODULE.__eq__, history.group_module), dtype=bool, count=n)),
+        at=history.at,
+    )
+
+
+def timeline(
+    cams: Sequence[Camera],
+    scope_of: Sequence[str],
+    history: History,
+    window: Window,
+    edges: Sequence[float],
+    module_probers: Mapping[str, str],
+    scopes: Sequence[str],
+) -> Timeline:
+    """Time online of ``cams`` (``scope_of[i]``: the scope of camera ``i``'s area) over ``window``."""
+    index = {c.id: i for i, c in enumerate(cams)}
+    r = _rows(history, index, module_probers)
+    valid = r.cam >= 0
+    best = np.full(len(cams), NOT_LIVE, dtype=np.int64)
+    np.minimum.at(best, r.cam[valid], r.rank[valid])
+    live = valid & (r.rank < NOT_LIVE) & (r.rank == best[np.where(valid, r.cam, 0)])
+    service_points: dict[int, list[StatePoint]] = defaultdict(list)
+    for k in np.nonzero(valid & r.service)[0].tolist():
+        service_points[int(r.cam[k])].append(StatePoint(float(r.at[k]), _state(history, k)))
+    singled = np.zeros(len(cams), dtype=bool)
+    singled[list(service_points)] = True
+    serving = np.array([c.in_service for c in cams], dtype=bool)
+    bulk = live & serving[np.where(valid, r.cam, 0)] & ~singled[np.where(valid, r.cam, 0)]
+    seg = segments_bulk(r.cam[bulk], r.at[bulk], r.online[bulk], window.start, window.end)
+    up, known = per_camera_bulk(seg, len(cams))
+    scope_arr = np.array(scope_of, dtype=object)
+    seg_scope = scope_arr[seg.camera] if len(seg.camera) else np.array([], dtype=object)
+    days_up: dict[str, list[float]] = {}
+    days_known: dict[str, list[float]] = {}
+    for s in scopes:
+        days_up[s], days_known[s] = per_bucket_bulk(seg, edges, None if s == ALL else seg_scope == s)
+    length = window.end - window.start
+    per_camera = {c.id: TimeOnline(float(up[i]), float(known[i]), length) for i, c in enumerate(cams) if serving[i]}
+    for i, points in service_points.items():
+        live_points = [
+            StatePoint(float(r.at[k]), _state(history, k)) for k in np.nonzero(live & (r.cam == i))[0].tolist()
+        ]
+        spans = service_spans(points, window.start, window.end, cams[i].in_service)
+        buckets = time_online_buckets(live_points, spans, edges)
+        per_camera[cams[i].id] = sum(buckets, TimeOnline(0.0, 0.0, 0.0))
+        for s in scopes:
+            if s in (ALL, scope_of[i]):
+                for k, b in enumerate(buckets):
+                    days_up[s][k] += b.seconds_up
+                    days_known[s][k] += b.seconds_known
+    answered = valid & r.answering & r.online
+    online_in_window = frozenset(cams[i].id for i in np.unique(r.cam[answered]).tolist())
+    return Timeline(per_camera, days_up, days_known, online_in_window)

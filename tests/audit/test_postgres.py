@@ -1,0 +1,50 @@
+"""The audit against a real PostgreSQL (127.0.0.1:5432, database ``test``, a private schema): same JSON as SQLite."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from sharpeyes.audit.build import AuditOptions, build_report
+from sharpeyes.audit.render.json_out import report_document
+from sharpeyes.audit.source import read_history
+from sharpeyes.registry.store import load_inventory
+from tests.audit.fixture import GENERATED, WINDOW, fill
+
+pytestmark = pytest.mark.postgres
+URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+GOLDEN = Path(__file__).with_name("golden") / "fixture.json"
+
+
+@pytest.fixture
+def pg() -> Iterator[Engine]:
+    schema = f"audit_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(URL)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except OperationalError as exc:  # pragma: no cover - depends on the machine
+        admin.dispose()
+        pytest.skip(f"PostgreSQL not reachable on 127.0.0.1:5432: {type(exc).__name__}")
+    engine = create_engine(URL, connect_args={"options": f"-csearch_path={schema}"}, pool_pre_ping=True)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def test_postgres_gives_the_golden_report(pg: Engine) -> None:
+    fill(pg)
+    report = build_report(load_inventory(pg), read_history(pg, WINDOW), WINDOW, AuditOptions(), generated_at=GENERATED)
+    doc = report_document(report)
+    doc["generated_at"] = "(generated)"
+    assert doc == json.loads(GOLDEN.read_text(encoding="utf-8"))
