@@ -23,6 +23,8 @@ What each fault means for a liveness prober (documented here, asserted below):
 - ``malformed`` (status line) / ``malformed:sdp``: → ``protocol``; ONVIF answers truncated XML → ``protocol``.
 - ``lockout:N:S``: N wrong logins lock the client out for S s → ``auth``, then ``locked_out_backoff`` from
   ``probers/backoff.py``, which stops logging in before the camera's lockout triggers (test below).
+- picture faults (``black``, ``blur``, ``frozen`` … DESIGN.md §5): the stream answers → ``ok`` for both; judging
+  the picture is the frame prober's job.
 - ``clock_skew:S``: the camera's clock is S s off → ONVIF ``clock_skew_s`` ≈ S; NotAuthorized with the clock off
   by more than ``clock_skew_warn_s`` (300 s) is ``clock_skew``, not ``auth``, whatever the password; the simulator
   rejects WS-Security timestamps older than 300 s, so at 3600 s even the right password gets ``clock_skew``.
@@ -42,14 +44,14 @@ import pytest
 
 from sharpeyes.config import load_probe_module
 from sharpeyes.probers.backoff import AuthBackoff
-from sharpeyes.probers.base import Deadline, Phase, ProbeResult, ProbeTarget, Reason, run_probe
+from sharpeyes.probers.base import Deadline, FaultCode, Phase, ProbeResult, ProbeTarget, Reason, run_probe
 from sharpeyes.probers.onvif import probe_onvif_with_backoff
 from sharpeyes.probers.rtsp import probe_with_backoff
 from sharpeyes.redact import Secret
 from sharpeyes.registry.inventory import Camera, Inventory
 from sharpeyes.settings import ProbeModule
 from sharpeyes.sim.control import serve_control
-from sharpeyes.sim.faults import SimFault
+from sharpeyes.sim.faults import CATALOGUE
 from sharpeyes.sim.fleet import Fleet, MediaOptions, SimConfig
 from sharpeyes.sim.thread import FleetThread
 
@@ -94,6 +96,7 @@ CAMERAS: dict[str, Cam] = {
     "lock-onvif": Cam("lockout:3:60"),
     "lockctl-rtsp": Cam("lockout:3:60"),
     "lockctl-onvif": Cam("lockout:3:60"),
+    **{f"pic-{code.value}": Cam(code.value) for code in FaultCode},
 }
 
 
@@ -113,6 +116,7 @@ class Row:
 
 
 OK = (Phase.DONE,)
+PICTURE_ROWS = [Row(f"pic-{code.value}", Reason.OK, (Phase.DONE,)) for code in FaultCode]
 RTSP_ROWS = [
     Row("healthy", Reason.OK, OK),
     Row("healthy-wide", Reason.OK, OK),
@@ -131,6 +135,7 @@ RTSP_ROWS = [
     Row("lockout", Reason.OK, OK),  # the right password: the lockout only counts wrong ones
     Row("lockout", Reason.AUTH, (Phase.DESCRIBE,), wrong=True),
     Row("skew-ahead", Reason.OK, OK),  # RTSP Digest does not care about the clock
+    *PICTURE_ROWS,  # a bad picture still answers DESCRIBE: the frame prober's job
 ]
 ONVIF_ROWS = [
     Row("healthy", Reason.OK, OK, skew=0.0),
@@ -154,6 +159,7 @@ ONVIF_ROWS = [
     Row("skew-ahead", Reason.CLOCK_SKEW, (Phase.DEVICE_INFO,), skew=3600.0),
     Row("skew-ahead", Reason.CLOCK_SKEW, (Phase.DEVICE_INFO,), wrong=True, skew=3600.0),
     Row("skew-behind", Reason.CLOCK_SKEW, (Phase.DEVICE_INFO,), wrong=True, skew=-3600.0),
+    *PICTURE_ROWS,
 ]
 
 
@@ -282,9 +288,11 @@ async def test_onvif_inventory_maps_every_fault(site: Site, row: Row) -> None:
 
 
 def test_every_catalogue_fault_is_covered() -> None:
-    """A fault added to the simulator's catalogue must get a row here."""
-    used = {c.fault.split(":")[0] for c in CAMERAS.values() if c.fault}
-    assert used == {f.value for f in SimFault}
+    """Every fault of the simulator's catalogue (network, protocol, login, clock and picture faults) has a row
+    in both tables; a fault added to the catalogue must get one here."""
+    for rows in (RTSP_ROWS, ONVIF_ROWS):
+        faults = {CAMERAS[row.camera].fault for row in rows}
+        assert {f.split(":")[0] for f in faults if f} == set(CATALOGUE)
 
 
 PROBERS = {
