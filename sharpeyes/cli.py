@@ -41,3 +41,8 @@ def main(ctx: click.Context, verbose: bool) -> None:
 def version() -> None:
     """Print the version."""
     click.echo(f"sharpeyes {__version__}")
+
+
+from sharpeyes.cli_probe import probe  # noqa: E402  (commands live in their own modules)
+
+main.add_command(probe)

@@ -1,0 +1,123 @@
+"""``sharpeyes probe TARGET --module NAME``: run one probe now and print its result.
+
+TARGET is an ``rtsp://``/``rtsps://`` URL (or ``http(s)://`` for ONVIF modules) without credentials; the user
+comes from ``--user`` and the password from the environment variable named by ``--password-env``. Registry
+camera ids are resolved by :func:`target_from_registry` (the hook for the registry). Exit status: 0 when the
+probe is ok, 1 when the camera failed, 2 for usage or internal errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
+
+from sharpeyes.errors import UserError
+from sharpeyes.probe_modules import find_module
+from sharpeyes.probers.base import Deadline, ProbeResult, ProbeTarget, Reason, run_probe
+from sharpeyes.redact import Secret, redact_text
+from sharpeyes.settings import ProbeModule
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_CAMERA, EXIT_INTERNAL = 0, 1, 2
+
+
+def target_from_registry(camera_id: str) -> ProbeTarget:
+    """Hook: the target of registered camera ``camera_id``. Not wired yet: when the registry store lands, load
+    the camera's :class:`~sharpeyes.registry.inventory.Camera`, resolve its ``password_env``/``password_file``
+    into a :class:`Secret` and return ``camera.target(password)``; an unknown id stays a :class:`UserError`."""
+    raise UserError(f"camera id {camera_id!r}: registry targets are not available yet; give an rtsp:// or http:// URL")
+
+
+def target_from_url(url: str, user: str | None, password: Secret | None) -> ProbeTarget:
+    """A target for a credential-free URL; ``rtsp(s)`` sets the stream URL, ``http(s)`` the ONVIF URL."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (validates the port)
+    except ValueError:
+        raise UserError("TARGET is not a valid URL") from None
+    if "@" in parts.netloc:
+        raise UserError("TARGET must not carry credentials: use --user and --password-env")
+    scheme = parts.scheme.lower()
+    if not parts.hostname or scheme not in ("rtsp", "rtsps", "http", "https"):
+        raise UserError("TARGET must be an rtsp://, rtsps://, http:// or https:// URL, or a camera id")
+    stream = url if scheme.startswith("rtsp") else None
+    onvif = url if scheme.startswith("http") else None
+    return ProbeTarget(
+        camera_id=url, host=parts.hostname, rtsp_url=stream, onvif_url=onvif, username=user, password=password
+    )
+
+
+def _password(var: str | None) -> Secret | None:
+    if var is None:
+        return None
+    value = os.environ.get(var)
+    if value is None:
+        raise UserError(f"--password-env {var}: environment variable is not set")
+    return Secret(value)
+
+
+def _load_prober(module: ProbeModule) -> None:
+    """Import the prober's file so it registers itself (``sharpeyes.probers.<prober>``)."""
+    try:
+        importlib.import_module(f"sharpeyes.probers.{module.prober}")
+    except ModuleNotFoundError:
+        raise UserError(f"prober {module.prober!r} of module {module.name!r} is not in this build") from None
+
+
+def render_text(result: ProbeResult) -> str:
+    """A short human-readable rendering of a result."""
+    status = "ok" if result.ok else "FAIL"
+    lines = [
+        f"{status} {result.camera_id} module={result.module} reason={result.reason.value} "
+        f"phase={result.phase.value} duration={result.duration_s * 1000:.1f}ms"
+    ]
+    if result.observations:
+        lines.append("  " + " ".join(f"{k}={v}" for k, v in result.observations.items()))
+    if result.detail:
+        lines.append(f"  detail: {result.detail}")
+    return "\n".join(lines)
+
+
+def exit_code(result: ProbeResult) -> int:
+    if result.ok:
+        return EXIT_OK
+    return EXIT_INTERNAL if result.reason is Reason.INTERNAL else EXIT_CAMERA
+
+
+@click.command("probe")
+@click.argument("target")
+@click.option("--module", "module_name", required=True, help="Probe module name (a file in --modules-dir).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--user", default=None, help="User name for the camera.")
+@click.option("--password-env", metavar="VAR", default=None, help="Environment variable with the password.")
+@click.option(
+    "--modules-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("probes"),
+    show_default=True,
+    help="Directory of probe module files.",
+)
+def probe(
+    target: str, module_name: str, fmt: str, user: str | None, password_env: str | None, modules_dir: Path
+) -> None:
+    """Probe TARGET (a URL without credentials, or a camera id) once with module NAME."""
+    module = find_module(modules_dir, module_name)
+    _load_prober(module)
+    password = _password(password_env)
+    is_url = "://" in target
+    probe_target = target_from_url(target, user, password) if is_url else target_from_registry(target)
+    result = asyncio.run(run_probe(probe_target, module, deadline=Deadline(module.timeout_s)))
+    payload = json.dumps(result.to_json(), ensure_ascii=False)
+    log.debug("probe result: %s", payload)
+    text = payload if fmt == "json" else render_text(result)
+    click.echo(redact_text(text, probe_target.secrets()))
+    sys.exit(exit_code(result))
