@@ -49,7 +49,12 @@ def overexposed(p: Prepared, t: Thresholds) -> Finding:
 
 
 def low_contrast(p: Prepared, t: Thresholds) -> Finding:
-    """A flat histogram (fog, film on the lens): the 1st–99th percentile range of stroke-free body luma."""
-    lo, hi = np.percentile(p.no_strokes, (1, 99))
+    """A flat histogram (fog, film on the lens): the 1st–99th percentile range of stroke-free body luma.
+
+    A small object of real contrast (a lamp, a ball on a dark ground) vetoes the verdict: the 0.1–99.9th
+    percentile range must be flat too.
+    """
+    lo, hi, tail_lo, tail_hi = np.percentile(p.no_strokes, (1, 99, 0.1, 99.9))
     score = float(hi - lo)
-    return Finding(FaultCode.LOW_CONTRAST, score, score < t.low_contrast_range)
+    flat = score < t.low_contrast_range and float(tail_hi - tail_lo) < 2 * t.low_contrast_range
+    return Finding(FaultCode.LOW_CONTRAST, score, flat)

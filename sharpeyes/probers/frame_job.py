@@ -1,0 +1,105 @@
+"""The frame prober's work inside a worker process: decode the access units, downscale, diagnose.
+
+Runs in :class:`~sharpeyes.probers.workers.WorkerPool` processes, so a decoder that crashes or hangs on hostile
+media is killed there and never in the daemon. Decoding uses a PyAV codec context directly (no demuxer, so no
+frame-rate probing): the first unit is the keyframe (with the SDP's parameter sets in front), the last one the
+frame ``second_frame_after_s`` later; the units between are decoded only as references.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import av
+import cv2
+import numpy as np
+
+from sharpeyes.quality.diagnose import diagnose
+from sharpeyes.quality.prepare import Prepared
+from sharpeyes.quality.signature import Signature
+from sharpeyes.quality.thresholds import Thresholds
+
+_DECODERS = {"h264": "h264", "h265": "hevc"}
+
+
+@dataclass(frozen=True, slots=True)
+class FrameJob:
+    """What the worker needs: the codec, Annex B access units, and the camera's stored signatures."""
+
+    codec: str
+    units: tuple[bytes, ...]
+    with_second: bool
+    analysis_width: int
+    thresholds: Thresholds
+    reference: bytes | None = None
+    last: bytes | None = None
+    jpeg: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FrameOutcome:
+    """The worker's answer. ``error`` non-empty means the media could not be decoded."""
+
+    error: str = ""
+    width: int = 0
+    height: int = 0
+    decode_ms: float = 0.0
+    analyse_ms: float = 0.0
+    frames: int = 0
+    faults: tuple[str, ...] = ()
+    scores: dict[str, float] = field(default_factory=dict)
+    signature: bytes = b""
+    jpeg: bytes | None = None
+
+
+def _decode(job: FrameJob) -> list[av.VideoFrame]:
+    ctx = av.CodecContext.create(_DECODERS[job.codec], "r")
+    if not isinstance(ctx, av.VideoCodecContext):
+        raise ValueError("not a video decoder")
+    ctx.thread_type = "NONE"  # one frame in, one frame out: no threading latency, no extra memory
+    pictures: list[av.VideoFrame] = []
+    for unit in job.units:
+        pictures.extend(ctx.decode(av.Packet(unit)))
+    pictures.extend(ctx.decode(None))
+    return pictures
+
+
+def _small(frame: av.VideoFrame, width: int) -> Prepared:
+    height = max(2, round(frame.height * width / frame.width / 2) * 2)
+    rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
+    return Prepared(np.ascontiguousarray(rgb, dtype=np.uint8))
+
+
+def analyse(job: FrameJob) -> FrameOutcome:
+    """Decode and diagnose one probe's frames (the worker pool's handler)."""
+    if job.codec not in _DECODERS:
+        return FrameOutcome(error=f"no decoder for {job.codec[:16]}")
+    started = time.perf_counter()
+    try:
+        pictures = _decode(job)
+    except (av.FFmpegError, ValueError) as exc:
+        return FrameOutcome(error=f"decoder rejected the stream ({type(exc).__name__})")
+    if not pictures:
+        return FrameOutcome(error="decoder produced no picture from the keyframe")
+    decoded = time.perf_counter()
+    first = _small(pictures[0], job.analysis_width)
+    second = _small(pictures[-1], job.analysis_width) if job.with_second and len(pictures) > 1 else None
+    reference = Signature.from_bytes(job.reference) if job.reference else None
+    last = Signature.from_bytes(job.last) if job.last else None
+    diagnosis = diagnose(first, second, reference=reference, last=last, thresholds=job.thresholds)
+    jpeg = None
+    if job.jpeg:
+        ok, buf = cv2.imencode(".jpg", pictures[0].to_ndarray(format="bgr24"), [cv2.IMWRITE_JPEG_QUALITY, 90])
+        jpeg = buf.tobytes() if ok else None
+    return FrameOutcome(
+        width=pictures[0].width,
+        height=pictures[0].height,
+        decode_ms=(decoded - started) * 1000,
+        analyse_ms=(time.perf_counter() - decoded) * 1000,
+        frames=len(pictures),
+        faults=tuple(f.value for f in diagnosis.faults),
+        scores=dict(diagnosis.scores),
+        signature=diagnosis.signature.to_bytes(),
+        jpeg=jpeg,
+    )
