@@ -26,7 +26,7 @@ from sharpeyes.probers import backoff as lockout
 from sharpeyes.probers.base import Deadline, FaultCode, Phase, ProbeResult, ProbeTarget, Reason, ResultBuilder, register
 from sharpeyes.probers.frame_job import FrameJob, FrameOutcome
 from sharpeyes.probers.rtsp import client_options, reason_for
-from sharpeyes.probers.workers import JobTimeoutError, WorkerCrashedError, WorkerError, WorkerPool
+from sharpeyes.probers.workers import JobTimeoutError, PoolBusyError, WorkerCrashedError, WorkerError, WorkerPool
 from sharpeyes.quality.signature import Signature
 from sharpeyes.quality.store import get_store
 from sharpeyes.rtsp.client import RtspClient
@@ -116,6 +116,8 @@ async def _probe(target: ProbeTarget, module: ProbeModule, deadline: Deadline) -
     limit = min(module.frame.decode_timeout_s, max(0.0, deadline.remaining()))
     try:
         outcome: FrameOutcome = await get_pool().run(job, limit)
+    except PoolBusyError:
+        return builder.finish(Reason.INTERNAL, "all decode workers busy until the deadline")
     except JobTimeoutError:
         return builder.finish(Reason.DECODE_ERROR, "decoder hung; worker killed")
     except WorkerCrashedError:
@@ -134,6 +136,7 @@ async def _verdict(
     for name, value in (
         ("decode_ms", round(outcome.decode_ms, 3)),
         ("analyse_ms", round(outcome.analyse_ms, 3)),
+        ("worker_cpu_ms", round(outcome.cpu_ms, 3)),
         ("width", outcome.width),
         ("height", outcome.height),
         ("frames_decoded", outcome.frames),

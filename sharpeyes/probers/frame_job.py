@@ -46,6 +46,7 @@ class FrameOutcome:
     height: int = 0
     decode_ms: float = 0.0
     analyse_ms: float = 0.0
+    cpu_ms: float = 0.0
     frames: int = 0
     faults: tuple[str, ...] = ()
     scores: dict[str, float] = field(default_factory=dict)
@@ -75,7 +76,7 @@ def analyse(job: FrameJob) -> FrameOutcome:
     """Decode and diagnose one probe's frames (the worker pool's handler)."""
     if job.codec not in _DECODERS:
         return FrameOutcome(error=f"no decoder for {job.codec[:16]}")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     try:
         pictures = _decode(job)
     except (av.FFmpegError, ValueError) as exc:
@@ -97,6 +98,7 @@ def analyse(job: FrameJob) -> FrameOutcome:
         height=pictures[0].height,
         decode_ms=(decoded - started) * 1000,
         analyse_ms=(time.perf_counter() - decoded) * 1000,
+        cpu_ms=(time.process_time() - cpu) * 1000,
         frames=len(pictures),
         faults=tuple(f.value for f in diagnosis.faults),
         scores=dict(diagnosis.scores),

@@ -34,6 +34,10 @@ class JobTimeoutError(WorkerError):
     """The job outlived its timeout; its worker was killed and replaced."""
 
 
+class PoolBusyError(JobTimeoutError):
+    """No worker became free within the job's time: the pool is overloaded (our capacity, not the camera)."""
+
+
 class WorkerCrashedError(WorkerError):
     """The worker died during the job (a decoder crash); it was replaced."""
 
@@ -122,7 +126,7 @@ class WorkerPool:
             async with asyncio.timeout_at(end):
                 worker = await queue.get()
         except TimeoutError:
-            raise JobTimeoutError("no worker became free in time") from None
+            raise PoolBusyError("no worker became free in time") from None
         healthy = False
         try:
             result = await self._exchange(worker, job, end)

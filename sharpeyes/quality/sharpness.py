@@ -37,20 +37,22 @@ def blur_index(p: Prepared) -> float:
     variation, an already blurred one loses little. Only edge pairs (|Δ| > 2 levels) count, so a smooth sky or a
     gradient on a wall is not mistaken for blur. The index is the worse of the horizontal and vertical values.
     """
+    if "blur_index" in p.cache:
+        return p.cache["blur_index"]
     image = p.body_f
     worst = float("nan")
     for axis in (0, 1):
-        shape = (_REBLUR, 1) if axis == 0 else (1, _REBLUR)
-        reblurred = cv2.blur(image, shape[::-1])
+        reblurred = cv2.blur(image, (1, _REBLUR) if axis == 0 else (_REBLUR, 1))
         d_orig = np.abs(np.diff(image, axis=axis))
         d_blur = np.abs(np.diff(reblurred, axis=axis))
-        edges = d_orig > _EDGE_STEP
+        edges = (d_orig > _EDGE_STEP).astype(np.float32)
         if float(edges.mean()) < _MIN_EDGES:
             continue
-        total = float(d_orig[edges].sum())
-        lost = float(np.maximum(0.0, d_orig - d_blur)[edges].sum())
+        total = float((d_orig * edges).sum())
+        lost = float((np.maximum(d_orig - d_blur, 0.0) * edges).sum())
         index = (total - lost) / total
         worst = index if math.isnan(worst) else max(worst, index)
+    p.cache["blur_index"] = worst
     return worst
 
 
