@@ -4,7 +4,8 @@ DESCRIBE, SETUP (TCP interleaved) and PLAY with our own client (:mod:`sharpeyes.
 the first complete IDR/IRAP access unit, then on to the first unit ``second_frame_after_s`` later. The units go
 to a kill-able worker process (:mod:`sharpeyes.probers.workers`) that decodes them with a PyAV codec context
 (no demuxer, so none of FFmpeg's frame-rate probing) and runs the analysers (:mod:`sharpeyes.quality`).
-The session always ends with TEARDOWN.
+The session always ends with TEARDOWN. With ``frame.source: snapshot`` (or a camera that has only a snapshot URI)
+one JPEG is fetched from the snapshot URI instead (:mod:`sharpeyes.probers.snapshot_source`).
 
 Reasons: no video track, no RTP, or no keyframe before the deadline → ``no_media``; a decoder that rejects the
 stream, crashes or hangs → ``decode_error`` (the worker is killed and replaced); a picture fault →
@@ -26,6 +27,7 @@ from sharpeyes.probers import backoff as lockout
 from sharpeyes.probers.base import Deadline, FaultCode, Phase, ProbeResult, ProbeTarget, Reason, ResultBuilder, register
 from sharpeyes.probers.frame_job import FrameJob, FrameOutcome
 from sharpeyes.probers.rtsp import client_options, reason_for
+from sharpeyes.probers.snapshot_source import SnapshotError, fetch_snapshot
 from sharpeyes.probers.workers import JobTimeoutError, PoolBusyError, WorkerCrashedError, WorkerError, WorkerPool
 from sharpeyes.quality.signature import Signature
 from sharpeyes.quality.store import get_store
@@ -93,14 +95,21 @@ async def probe_frame(target: ProbeTarget, module: ProbeModule, *, deadline: Dea
 
 async def _probe(target: ProbeTarget, module: ProbeModule, deadline: Deadline) -> ProbeResult:
     builder = ResultBuilder(target, module.name)
-    if not target.rtsp_url:
+    use_snapshot = module.frame.source == "snapshot" or (not target.rtsp_url and target.snapshot_url)
+    if use_snapshot and not target.snapshot_url:
+        return builder.finish(Reason.INTERNAL, "camera has no snapshot URI configured")
+    if not use_snapshot and not target.rtsp_url:
         return builder.finish(Reason.INTERNAL, "camera has no RTSP URL configured")
     try:
-        grab = await _grab(target, module, deadline, builder)
+        grab = await (
+            _snapshot(target, module, deadline, builder) if use_snapshot else _grab(target, module, deadline, builder)
+        )
     except NoMediaError as exc:
         return builder.finish(Reason.NO_MEDIA, f"{builder.phase.value}: {exc}")
     except RtspError as exc:
         return builder.finish(reason_for(exc), f"{builder.phase.value}: {exc}")
+    except SnapshotError as exc:
+        return builder.finish(exc.reason, str(exc))
     builder.enter(Phase.DECODE)
     store = get_store()
     job = FrameJob(
@@ -155,6 +164,16 @@ async def _verdict(
         detail = "picture faults: " + ", ".join(f.value for f in faults)
         return builder.finish(Reason.FRAME_FAULT, detail, faults=faults, scores=outcome.scores)
     return builder.finish(Reason.OK, scores=outcome.scores)
+
+
+async def _snapshot(target: ProbeTarget, module: ProbeModule, deadline: Deadline, builder: ResultBuilder) -> Grab:
+    """The fallback source: one JPEG over HTTP (the freeze check then uses the stored signature)."""
+    builder.enter(Phase.SNAPSHOT)
+    data = await fetch_snapshot(target, module, deadline)
+    builder.observe("ttfb_s", round(time.monotonic() - builder.started_mono, 6))
+    builder.observe("keyframe_s", round(time.monotonic() - builder.started_mono, 6))
+    builder.observe("second_frame", 0)
+    return Grab("jpeg", (data,), False)
 
 
 async def _grab(target: ProbeTarget, module: ProbeModule, deadline: Deadline, builder: ResultBuilder) -> Grab:

@@ -66,6 +66,41 @@ def _decode(job: FrameJob) -> list[av.VideoFrame]:
     return pictures
 
 
+def _from_jpeg(job: FrameJob) -> tuple[Prepared, int, int, bytes]:
+    """A snapshot: decode the image, downscale it; the original bytes serve as the saved frame."""
+    bgr = cv2.imdecode(np.frombuffer(job.units[0], dtype=np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError("not a decodable image")
+    h, w = bgr.shape[:2]
+    height = max(2, round(h * job.analysis_width / w / 2) * 2)
+    small = cv2.resize(bgr, (job.analysis_width, height), interpolation=cv2.INTER_AREA)
+    return Prepared(np.ascontiguousarray(cv2.cvtColor(small, cv2.COLOR_BGR2RGB), dtype=np.uint8)), w, h, job.units[0]
+
+
+def _analyse_jpeg(job: FrameJob) -> FrameOutcome:
+    started, cpu = time.perf_counter(), time.process_time()
+    try:
+        first, width, height, jpeg = _from_jpeg(job)
+    except (ValueError, cv2.error) as exc:
+        return FrameOutcome(error=f"snapshot is not a decodable image ({type(exc).__name__})")
+    decoded = time.perf_counter()
+    reference = Signature.from_bytes(job.reference) if job.reference else None
+    last = Signature.from_bytes(job.last) if job.last else None
+    diagnosis = diagnose(first, reference=reference, last=last, thresholds=job.thresholds)
+    return FrameOutcome(
+        width=width,
+        height=height,
+        decode_ms=(decoded - started) * 1000,
+        analyse_ms=(time.perf_counter() - decoded) * 1000,
+        cpu_ms=(time.process_time() - cpu) * 1000,
+        frames=1,
+        faults=tuple(f.value for f in diagnosis.faults),
+        scores=dict(diagnosis.scores),
+        signature=diagnosis.signature.to_bytes(),
+        jpeg=jpeg if job.jpeg else None,
+    )
+
+
 def _small(frame: av.VideoFrame, width: int) -> Prepared:
     height = max(2, round(frame.height * width / frame.width / 2) * 2)
     rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
@@ -74,6 +109,8 @@ def _small(frame: av.VideoFrame, width: int) -> Prepared:
 
 def analyse(job: FrameJob) -> FrameOutcome:
     """Decode and diagnose one probe's frames (the worker pool's handler)."""
+    if job.codec == "jpeg":
+        return _analyse_jpeg(job)
     if job.codec not in _DECODERS:
         return FrameOutcome(error=f"no decoder for {job.codec[:16]}")
     started, cpu = time.perf_counter(), time.process_time()
