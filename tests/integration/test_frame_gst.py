@@ -30,6 +30,7 @@ MOUNTS = [
     Mount("still", "open", "smpte100"),
     Mount("blur", "open", "smpte horizontal-speed=4", blur=True),  # moving bars, defocused
     Mount("ball", "open", "ball"),
+    Mount("hevc", "open", "ball", h265=True),
 ]
 
 
@@ -130,3 +131,9 @@ def test_cli_probe_json_and_save_frame(gst: dict[str, str], modules_dir: Path, t
     assert out["faults"] == ["noise"]
     assert out["scores"]["noise"] > 6
     assert path.read_bytes()[:2] == b"\xff\xd8"
+
+
+async def test_h265_stream_is_decoded_and_healthy(gst: dict[str, str], pool: WorkerPool, module: ProbeModule) -> None:
+    result = await run_probe(_target("hevc", gst["hevc"]), module, deadline=Deadline(module.timeout_s))
+    assert result.reason is Reason.OK, result
+    assert (result.observations["width"], result.observations["height"]) == (640, 360)

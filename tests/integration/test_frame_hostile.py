@@ -93,6 +93,8 @@ def camera(units: list[list[bytes]], methods: list[str], params: list[list[bytes
 
     async def send_media(writer: asyncio.StreamWriter) -> None:
         seq, i = 0, 0
+        while not units:  # a camera that answers PLAY and then sends nothing
+            await asyncio.sleep(1)
         while True:
             nals = units[i % len(units)]
             for k, nal in enumerate(nals):
@@ -167,6 +169,16 @@ async def test_stream_without_idr_is_no_media_within_the_deadline(stream: list[l
     _, healthy = await _probe(units, [], units)  # the pool was never blocked: a good stream decodes next
     assert healthy.reason in (Reason.OK, Reason.FRAME_FAULT), healthy
     assert pool.alive == pool.size
+
+
+async def test_camera_silent_after_play_is_no_media_at_first_byte(stream: list[list[bytes]], pool: WorkerPool) -> None:
+    methods: list[str] = []
+    elapsed, result = await _probe([], methods, _split_start_codes(stream))
+    assert result.reason is Reason.NO_MEDIA, result
+    assert result.phase is Phase.FIRST_BYTE
+    assert "ttfb_s" not in result.observations
+    assert elapsed < MODULE.timeout_s + 0.5
+    assert methods[-1] == "TEARDOWN"
 
 
 async def test_corrupt_keyframe_is_decode_error_and_the_pool_stays_healthy(
