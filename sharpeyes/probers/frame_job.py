@@ -103,7 +103,8 @@ def _analyse_jpeg(job: FrameJob) -> FrameOutcome:
 
 def _small(frame: av.VideoFrame, width: int) -> Prepared:
     height = max(2, round(frame.height * width / frame.width / 2) * 2)
-    rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
+    # area averaging, as the corpus' cv2.INTER_AREA (and cheaper than swscale's default bicubic)
+    rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
     return Prepared(np.ascontiguousarray(rgb, dtype=np.uint8))
 
 

@@ -86,7 +86,22 @@ def _detail_mask(thumb: U8) -> U8:
     return np.asarray(1 - cv2.dilate(large_flat, _SQUARE7), dtype=np.uint8)
 
 
+_last_match: list[tuple[Signature, Signature, tuple[float, int, int]]] = []
+
+
 def match(current: Signature, reference: Signature) -> tuple[float, int, int]:
+    """:func:`_match`, remembered for the last pair (the scene and occlusion checks share one search).
+
+    The pair itself is held with its result, so a later pair can never be mistaken for it.
+    """
+    if _last_match and _last_match[0][0] is current and _last_match[0][1] is reference:
+        return _last_match[0][2]
+    result = _match(current, reference)
+    _last_match[:] = [(current, reference, result)]
+    return result
+
+
+def _match(current: Signature, reference: Signature) -> tuple[float, int, int]:
     """(best normalised correlation, dy, dx) such that ``reference[r + dy, c + dx] ≈ current[r, c]``.
 
     The current thumbnail, restricted to its detailed pixels, is searched for in the reference (padded by its
