@@ -122,12 +122,13 @@ async def _probe(target: ProbeTarget, module: ProbeModule, deadline: Deadline) -
         last=await store.get(target.camera_id, "last"),
         jpeg=SAVE_FRAME.get() is not None,
     )
-    limit = min(module.frame.decode_timeout_s, max(0.0, deadline.remaining()))
     try:
-        outcome: FrameOutcome = await get_pool().run(job, limit)
+        outcome: FrameOutcome = await get_pool().run(job, deadline.remaining(), module.frame.decode_timeout_s)
     except PoolBusyError:
         return builder.finish(Reason.INTERNAL, "all decode workers busy until the deadline")
     except JobTimeoutError:
+        if deadline.remaining() < 0.05:
+            return builder.finish(Reason.TIMEOUT, "total deadline reached while decoding; worker killed")
         return builder.finish(Reason.DECODE_ERROR, "decoder hung; worker killed")
     except WorkerCrashedError:
         return builder.finish(Reason.DECODE_ERROR, "decoder crashed; worker replaced")

@@ -117,16 +117,21 @@ class WorkerPool:
         """Workers whose process is running (the pool's health: ``alive == size`` when healthy)."""
         return sum(1 for w in self._all if w.process.is_alive())
 
-    async def run(self, job: object, limit_s: float) -> Any:
-        """Run one job on an idle worker within ``limit_s`` seconds (waiting for a worker counts too)."""
+    async def run(self, job: object, limit_s: float, run_s: float | None = None) -> Any:
+        """Run one job within ``limit_s`` seconds in all, of which at most ``run_s`` on the worker.
+
+        Waiting for a free worker is bounded by ``limit_s`` alone (:class:`PoolBusyError`); the job itself gets
+        ``run_s`` from the moment a worker takes it, so time spent queueing never makes a job look hung.
+        """
         queue = self._queue()
         loop = asyncio.get_running_loop()
-        end = loop.time() + max(0.0, limit_s)
+        limit_end = loop.time() + max(0.0, limit_s)
         try:
-            async with asyncio.timeout_at(end):
+            async with asyncio.timeout_at(limit_end):
                 worker = await queue.get()
         except TimeoutError:
             raise PoolBusyError("no worker became free in time") from None
+        end = min(limit_end, loop.time() + run_s) if run_s is not None else limit_end
         healthy = False
         try:
             result = await self._exchange(worker, job, end)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from sharpeyes.probers.workers import JobTimeoutError, WorkerCrashedError, WorkerError, WorkerPool
+from sharpeyes.probers.workers import JobTimeoutError, PoolBusyError, WorkerCrashedError, WorkerError, WorkerPool
 
 H = "tests.integration.worker_handlers"
 
@@ -63,3 +64,18 @@ async def test_handler_exception_is_a_result_and_the_worker_lives(pool_factory: 
 async def test_workers_are_reused(pool_factory: list[WorkerPool]) -> None:
     pool = _pool(pool_factory, "pid", size=1)
     assert await pool.run(None, 30) == await pool.run(None, 30)
+
+
+async def test_queueing_does_not_count_against_the_jobs_own_time(pool_factory: list[WorkerPool]) -> None:
+    """A job that waited for a busy worker still gets its full run time: queueing never looks like a hang."""
+    pool = _pool(pool_factory, "nap", size=1)
+    first = asyncio.create_task(pool.run(0.6, 10, run_s=1.0))
+    await asyncio.sleep(0.05)
+    assert await pool.run(0.6, 10, run_s=1.0) == 0.6  # waited ~0.6 s, then ran 0.6 s < run_s
+    assert await first == 0.6
+    assert pool.replaced == 0
+    busy = asyncio.create_task(pool.run(1.0, 10, run_s=2.0))
+    await asyncio.sleep(0.05)
+    with pytest.raises(PoolBusyError):  # but waiting is bounded by the overall limit
+        await pool.run(0.1, 0.3, run_s=2.0)
+    assert await busy == 1.0

@@ -27,3 +27,8 @@ def fail(job: object) -> object:
 
 def pid(job: object) -> int:
     return os.getpid()
+
+
+def nap(job: float) -> float:
+    time.sleep(job)
+    return job
