@@ -204,8 +204,7 @@ async def _grab(target: ProbeTarget, module: ProbeModule, deadline: Deadline, bu
             budget = max(0.0, deadline.remaining() * (1 - _DECODE_RESERVE))
             return await _read_media(client, channel, video, module, builder, budget)
         finally:
-            builder.timings.setdefault(Phase.TEARDOWN.value, 0.0)
-            client.teardown()
+            client.teardown()  # always: best effort, without waiting for the answer
 
 
 async def _read_media(
