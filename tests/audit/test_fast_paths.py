@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,7 +16,7 @@ from sharpeyes.audit.history import camera_now
 from sharpeyes.audit.model import CameraLine, Report, Window
 from sharpeyes.audit.source import read_all
 from sharpeyes.audit.timeline import timeline
-from sharpeyes.rates import ALL, TimeOnline, _group_keys
+from sharpeyes.rates import ALL, TimeOnline, _group_keys, camera_time_order
 from sharpeyes.registry.db import make_engine
 from sharpeyes.registry.inventory import Area, District, DistrictLevel, Inventory, Scope
 
@@ -100,3 +102,32 @@ def test_fault_lists_as_the_eager_lines(bench: tuple[Inventory, Report, Window, 
     assert report.faults == _fault_counts((x.fault, x.camera_id) for x in served)
     by_id = {x.camera_id: x for x in lines}
     assert report.never_reached and all(by_id[x.camera_id] == x for x in report.never_reached)
+
+
+TIMES = st.sampled_from((0.0, 5.0, 10.0, 10.0, 20.0, 30.0, 45.5))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), TIMES), max_size=40), st.sampled_from((0.0, 10.0, 25.0)))
+def test_camera_time_order_is_lexsort(rows: list[tuple[int, float]], start: float) -> None:
+    camera = np.array([c for c, _ in rows], dtype=np.int64)
+    at = np.array([t for _, t in rows], dtype=np.float64)
+    assert camera_time_order(camera, at, start).tolist() == np.lexsort((at, camera)).tolist()
+
+
+def _as_read(rows: list[tuple[int, float]], start: float) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Rows laid out as the audit reads them: per camera its window in time order, then the left edges."""
+    inside = sorted((c, t) for c, t in rows if t >= start)
+    edges = sorted((c, t) for c, t in rows if t < start)
+    both = inside + edges
+    return np.array([c for c, _ in both], dtype=np.int64), np.array([t for _, t in both], dtype=np.float64)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), TIMES), max_size=40))
+def test_camera_time_order_needs_no_full_sort_for_rows_as_read(rows: list[tuple[int, float]]) -> None:
+    camera, at = _as_read(rows, 10.0)
+    expected = np.lexsort((at, camera)).tolist()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(np, "lexsort", None)
+        assert camera_time_order(camera, at, 10.0).tolist() == expected
