@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sharpeyes.probers.base import FaultCode
-from sharpeyes.registry.inventory import Area, Camera, Inventory, Scope
+from sharpeyes.registry.inventory import Area, Camera, District, Inventory, Scope
 
 ALL = "all"
 """The scope label for both scopes together, and the district label for city-wide."""
@@ -160,20 +160,31 @@ _FIELDS = (
 
 def _group_keys(inventory: Inventory) -> tuple[list[tuple[str, str]], Callable[[Area], list[tuple[str, str]]]]:
     """All group keys, and the groups an area counts toward (cached per district and scope)."""
-    codes = sorted({d.code for d in inventory.districts})
-    known = frozenset(codes)
+    by_code = inventory.district_by_code()
+    codes = sorted(by_code)
     keys = [(scope, d) for scope in SCOPES for d in (*codes, ALL)]
-    cache: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    cache: dict[tuple[str, Scope], list[tuple[str, str]]] = {}
 
     def of(area: Area) -> list[tuple[str, str]]:
-        ck = (area.district, area.scope.value)
+        ck = (area.district, area.scope)
         if ck not in cache:
-            chain = [d.code for d in inventory.ancestors(area.district)] if area.district in known else []
+            chain = _chain(by_code, area.district)
             chain.append(ALL)
             cache[ck] = [(scope, d) for scope in (area.scope.value, ALL) for d in chain]
         return cache[ck]
 
     return keys, of
+
+
+def _chain(by_code: Mapping[str, District], code: str) -> list[str]:
+    """The codes of a district and its ancestors up to the root, as :meth:`Inventory.ancestors` walks them,
+    with one district map for every walk (empty for an unknown district)."""
+    chain: list[str] = []
+    current = by_code.get(code)
+    while current is not None and current.code not in chain:
+        chain.append(current.code)
+        current = by_code.get(current.parent) if current.parent else None
+    return chain
 
 
 def compute_groups(
@@ -444,7 +455,7 @@ def segments_bulk(
     """
     keep = at < end
     camera, at, online = camera[keep], at[keep], online[keep]
-    order = np.lexsort((at, camera))
+    order = camera_time_order(camera, at, start)
     camera, at, online = camera[order], at[order], online[order]
     nxt = np.empty_like(at)
     nxt[:-1] = at[1:]
@@ -457,6 +468,19 @@ def segments_bulk(
     b = np.clip(nxt, start, end)
     piece = b > a
     return Segments(camera[piece], a[piece], b[piece], online[piece])
+
+
+def camera_time_order(camera: npt.NDArray[np.int64], at: npt.NDArray[np.float64], start: float) -> npt.NDArray[np.intp]:
+    """The permutation ``np.lexsort((at, camera))`` (by camera, then time, ties in their order), found cheaply
+    for rows as they are read: runs already in time order per camera, the transitions before ``start`` (the
+    left edges) in runs of their own. A stable sort on the camera and the side of ``start`` merges the runs;
+    when that leaves some camera's times out of order, the full sort is done."""
+    key = camera * 2 + (at >= start)
+    order = np.argsort(key, kind="stable")
+    c, t = camera[order], at[order]
+    if np.any((c[1:] == c[:-1]) & (t[1:] < t[:-1])):
+        return np.lexsort((at, camera))
+    return order
 
 
 def per_camera_bulk(seg: Segments, n_cameras: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:

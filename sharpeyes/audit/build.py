@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sharpeyes.audit.history import CameraNow, History, camera_now
+from sharpeyes.audit.history import CameraNow, History, camera_now, prober_of
 from sharpeyes.audit.model import (
     CameraLine,
     CameraNeed,
@@ -77,12 +77,14 @@ def build_report(
         area_scopes=frozenset(s for s in ("public", "sector") if s in options.scopes or ALL in options.scopes),
     )
     areas = inventory.area_by_id()
-    cams = [c for c in inventory.cameras if (a := areas.get(c.area)) is not None and scope.has(a)]
-    now = {c.id: camera_now(history.last.get(c.id, ()), window.end, options.module_probers) for c in cams}
+    in_scope = {a.id: a.scope.value for a in inventory.areas if scope.has(a)}
+    cams = [c for c in inventory.cameras if c.area in in_scope]
+    probers = _probers(history, options.module_probers)
+    now = {c.id: camera_now(history.last.get(c.id, ()), window.end, probers) for c in cams}
     if progress:
         progress("camera states")
     edges = day_edges(window)
-    scope_of = [areas[c.area].scope.value for c in cams]
+    scope_of = [in_scope[c.area] for c in cams]
     line = timeline(cams, scope_of, history, window, edges, options.module_probers, options.scopes)
     if progress:
         progress("time online")
@@ -98,9 +100,8 @@ def build_report(
     )
     ever = history.ever_online_before | line.online_in_window
     in_scope_areas = [a for a in inventory.areas if scope.has(a)]
-    zero = TimeOnline(0.0, 0.0, 0.0)
-    lines = {c.id: _line(c, areas[c.area], now[c.id], line.per_camera.get(c.id, zero)) for c in cams}
-    served = [c for c in cams if c.in_service]
+    line_of = _Lines(cams, scope_of, areas, now, line.per_camera)
+    served = [i for i, c in enumerate(cams) if c.in_service]
     report = Report(
         window=window,
         generated_at=generated_at,
@@ -109,10 +110,10 @@ def build_report(
         scopes=options.scopes,
         groups=groups,
         uncovered=_uncovered(in_scope_areas, cams, now, window.end, options.rates),
-        never_reached=tuple(sorted((lines[c.id] for c in served if c.id not in ever), key=_by_id)),
-        offline_longest=_offline_longest(list(lines.values()), options.top),
-        faults=_fault_counts(lines[c.id] for c in served),
-        fault_cameras=tuple(sorted((lines[c.id] for c in served if lines[c.id].fault), key=_by_id)),
+        never_reached=tuple(sorted((line_of(i) for i in served if cams[i].id not in ever), key=_by_id)),
+        offline_longest=tuple(map(line_of, _offline_longest(cams, line.per_camera, options.top))),
+        faults=_fault_counts((now[cams[i].id].fault, cams[i].id) for i in served),
+        fault_cameras=tuple(sorted((line_of(i) for i in served if now[cams[i].id].fault), key=_by_id)),
         registry_gaps=_gaps(inventory, in_scope_areas, cams, options.district is None),
         availability=_availability(line, edges, options.scopes),
         thresholds=options.thresholds,
@@ -120,6 +121,12 @@ def build_report(
     if progress:
         progress("report")
     return report
+
+
+def _probers(history: History, module_probers: Mapping[str, str]) -> dict[str, str]:
+    """The prober behind every module of the latest transitions, looked up once (:func:`prober_of`)."""
+    modules = {x.module for lasts in history.last.values() for x in lasts}
+    return {m: prober_of(m, module_probers) for m in modules}
 
 
 def _has_anything(g: GroupCounts) -> bool:
@@ -219,13 +226,32 @@ def _availability(line: Timeline, edges: Sequence[float], scopes: Sequence[str])
 # --- lists ---------------------------------------------------------------------------------------------------
 
 
-def _line(cam: Camera, area: Area, h: CameraNow, t: TimeOnline) -> CameraLine:
+@dataclass(frozen=True, slots=True)
+class _Lines:
+    """The list line of audited camera ``i``, built only for the cameras a list shows."""
+
+    cams: Sequence[Camera]
+    scope_of: Sequence[str]
+    areas: Mapping[str, Area]
+    now: Mapping[str, CameraNow]
+    per_camera: Mapping[str, TimeOnline]
+
+    def __call__(self, i: int) -> CameraLine:
+        c = self.cams[i]
+        t = self.per_camera.get(c.id, _ZERO)
+        return _line(c, self.scope_of[i], self.areas[c.area], self.now[c.id], t)
+
+
+_ZERO = TimeOnline(0.0, 0.0, 0.0)
+
+
+def _line(cam: Camera, scope: str, area: Area, h: CameraNow, t: TimeOnline) -> CameraLine:
     return CameraLine(
         camera_id=cam.id,
         name=cam.name,
         area_id=area.id,
         district=area.district,
-        scope=area.scope.value,
+        scope=scope,
         state=h.state,
         since=h.since,
         seconds_down=t.seconds_known - t.seconds_up,
@@ -286,16 +312,22 @@ def _uncovered(
     return tuple(out)
 
 
-def _offline_longest(lines: Sequence[CameraLine], top: int) -> tuple[CameraLine, ...]:
-    down = [x for x in lines if x.seconds_down > 0]
-    return tuple(sorted(down, key=lambda x: (-x.seconds_down, x.camera_id))[:top])
+def _offline_longest(cams: Sequence[Camera], per_camera: Mapping[str, TimeOnline], top: int) -> list[int]:
+    """The ``top`` audited cameras (indexes) longest down in the window, longest first, then by id."""
+    down = [
+        (-(t.seconds_known - t.seconds_up), c.id, i)
+        for i, c in enumerate(cams)
+        if (t := per_camera.get(c.id)) is not None and t.seconds_known - t.seconds_up > 0
+    ]
+    return [i for _, _, i in sorted(down)[:top]]
 
 
-def _fault_counts(lines: Iterable[CameraLine]) -> tuple[FaultCount, ...]:
+def _fault_counts(faults: Iterable[tuple[str | None, str]]) -> tuple[FaultCount, ...]:
+    """Cameras per fault code, from (fault, camera id) pairs: most cameras first, then by code."""
     by_code: dict[str, list[str]] = defaultdict(list)
-    for x in lines:
-        if x.fault:
-            by_code[x.fault].append(x.camera_id)
+    for fault, camera_id in faults:
+        if fault:
+            by_code[fault].append(camera_id)
     ordered = sorted(by_code.items(), key=lambda kv: (-len(kv[1]), kv[0]))
     return tuple(FaultCount(code, tuple(sorted(ids))) for code, ids in ordered)
 
