@@ -1,8 +1,10 @@
 """Prometheus file-based service discovery for the blackbox-style ``/probe`` endpoint.
 
-``sharpeyes registry export --format file-sd`` writes one target group per area: the in-service cameras'
-ids as targets and the area's ids as labels (never names: labels carry ids and closed values only). A scrape
-config then turns each target into a ``/probe`` request on the daemon::
+``sharpeyes registry export --format file-sd [--module NAME …]`` writes one target group per area (and per
+module, when given): the in-service cameras' ids as targets and the area's ids as labels (never names: labels
+carry ids and closed values only), plus ``module`` when given. A scrape config then turns each target into
+a ``/probe`` request on the daemon (``dashboards/prometheus/prometheus.example.yml`` maps the ``module``
+label to ``__param_module``; without ``--module``, set ``params: {module: [NAME]}`` in the job instead)::
 
     - job_name: sharpeyes_probe
       metrics_path: /probe
@@ -18,11 +20,12 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 
 from sharpeyes.registry.inventory import Inventory
 
 
-def to_file_sd(inventory: Inventory) -> str:
+def to_file_sd(inventory: Inventory, modules: Sequence[str] = ()) -> str:
     """The registry as a file_sd JSON document (areas without in-service cameras are left out)."""
     by_area: dict[str, list[str]] = defaultdict(list)
     for cam in inventory.cameras:
@@ -36,5 +39,8 @@ def to_file_sd(inventory: Inventory) -> str:
         labels = {"area_id": area.id, "district": area.district, "scope": area.scope.value}
         if area.sector:
             labels["sector"] = area.sector
-        groups.append({"targets": targets, "labels": labels})
+        if not modules:
+            groups.append({"targets": targets, "labels": labels})
+        for module in modules:
+            groups.append({"targets": targets, "labels": {**labels, "module": module}})
     return json.dumps(groups, ensure_ascii=False, indent=1) + "\n"

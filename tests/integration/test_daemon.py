@@ -254,14 +254,15 @@ async def test_prometheus_probes_every_camera_through_file_sd_and_probe(
     ports, _ = listeners
     config = tcp_config(ports)
     sd = tmp_path / "cameras.json"
-    sd.write_text(to_file_sd(config.inventory), encoding="utf-8")
+    sd.write_text(to_file_sd(config.inventory, ["live"]), encoding="utf-8")
     d = Daemon(lambda: config, DaemonOptions(db_url=f"sqlite:///{tmp_path / 'db.sqlite'}"))
     port = await d.start()
     job = (
-        "  - job_name: sharpeyes_probe\n    metrics_path: /probe\n    params: {module: [live]}\n"
+        "  - job_name: sharpeyes_probe\n    metrics_path: /probe\n"
         f"    file_sd_configs: [{{files: ['{sd}']}}]\n"
-        "    relabel_configs:\n"
+        "    relabel_configs:  # as in dashboards/prometheus/prometheus.example.yml\n"
         "      - {source_labels: [__address__], target_label: __param_camera}\n"
+        "      - {source_labels: [module], target_label: __param_module}\n"
         "      - {source_labels: [__param_camera], target_label: camera_id}\n"
         f"      - {{target_label: __address__, replacement: '127.0.0.1:{port}'}}\n"
     )

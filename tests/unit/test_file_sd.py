@@ -29,6 +29,13 @@ def test_groups_per_area_with_id_labels_only() -> None:
         {"targets": ["c3"], "labels": {"area_id": "b", "district": "C", "scope": "sector", "sector": "finance"}},
     ]
     assert "东门" not in to_file_sd(inv)
+    by_module = json.loads(to_file_sd(inv, ["rtsp_describe", "frame"]))
+    assert [(g["labels"]["area_id"], g["labels"]["module"]) for g in by_module] == [
+        ("a", "rtsp_describe"),
+        ("a", "frame"),
+        ("b", "rtsp_describe"),
+        ("b", "frame"),
+    ]
 
 
 def test_cli_export_file_sd_of_the_demo_city(tmp_path: Path) -> None:
@@ -37,8 +44,12 @@ def test_cli_export_file_sd_of_the_demo_city(tmp_path: Path) -> None:
     imported = runner.invoke(main, ["registry", "import", *map(str, DEMO), "--db", url])
     assert imported.exit_code == 0, imported.output
     out = tmp_path / "sd.json"
-    result = runner.invoke(main, ["registry", "export", "--format", "file-sd", "--db", url, "--out", str(out)])
+    args = ["registry", "export", "--format", "file-sd", "--db", url, "--out", str(out), "--module", "rtsp_describe"]
+    result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
+    wrong = runner.invoke(main, ["registry", "export", "--format", "json", "--db", url, "--module", "x"])
+    assert wrong.exit_code == 2 and "--module" in wrong.output
     groups = json.loads(out.read_text(encoding="utf-8"))
     inv = read_inventory(DEMO)
     assert sorted(t for g in groups for t in g["targets"]) == sorted(c.id for c in inv.cameras if c.in_service)
+    assert {g["labels"]["module"] for g in groups} == {"rtsp_describe"}

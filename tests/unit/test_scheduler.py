@@ -231,3 +231,30 @@ async def test_wall_clock_stepped_back_does_not_stall_sweeps(fake: FakeProber) -
     finally:
         await sched.stop()
     assert stats.skipped["missed"] >= 3 and stats.scheduled == stats.accounted()
+
+
+async def test_a_transient_failure_is_retried_once_and_only_the_last_result_counts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: Counter[str] = Counter()
+
+    async def flaky(target: ProbeTarget, module: ProbeModule, *, deadline: Deadline) -> ProbeResult:
+        calls[target.camera_id] += 1
+        b = ResultBuilder(target, module.name)
+        if target.camera_id == "c0" and calls["c0"] == 1:
+            return b.finish(Reason.TIMEOUT)  # a lost packet, once
+        if target.camera_id == "c1":
+            return b.finish(Reason.AUTH)  # never retried: cameras lock out
+        return b.finish(Reason.OK)
+
+    monkeypatch.setitem(PROBERS, "rtsp", flaky)
+    rt, sched = make(city(3), module(interval=4.0, timeout=0.5), Limits(retry_jitter_s=(0.05, 0.1)))
+    sched.start()
+    try:
+        await wait_for(lambda: rt.sweeps["live"].sweeps >= 1)
+    finally:
+        await sched.stop()
+    stats = rt.sweeps["live"]
+    assert calls["c0"] == 2 and calls["c1"] == 1 and stats.retries == 1
+    assert stats.outcomes == {"ok": 2, "failure": 1}
+    assert [t.to_state for _, t in rt.store.pending if t.camera_id == "c0"] == ["up"]  # no false outage
