@@ -63,3 +63,6 @@ from sharpeyes.cli_audit import audit  # noqa: E402
 
 main.add_command(audit)
 main.add_command(_sim)
+from sharpeyes.cli_demo import demo  # noqa: E402
+
+main.add_command(demo)
