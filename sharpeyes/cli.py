@@ -59,10 +59,11 @@ main.add_command(config)
 main.add_command(registry)
 main.add_command(probe)
 main.add_command(run)
+main.add_command(_sim)
+
 from sharpeyes.cli_audit import audit  # noqa: E402
 
 main.add_command(audit)
-main.add_command(_sim)
 from sharpeyes.cli_demo import demo  # noqa: E402
 
 main.add_command(demo)

@@ -98,6 +98,20 @@ def _load_prober(module: ProbeModule) -> types.ModuleType:
         raise UserError(f"prober {module.prober!r} of module {module.name!r} is not in this build") from None
 
 
+async def _run(target: ProbeTarget, module: ProbeModule, save_frame: Path | None) -> ProbeResult:
+    """One probe; for frame modules, the decode workers are stopped afterwards and ``save_frame`` is honoured."""
+    if module.prober != "frame":
+        return await run_probe(target, module, deadline=Deadline(module.timeout_s))
+    from sharpeyes.probers import frame
+
+    token = frame.SAVE_FRAME.set(save_frame)
+    try:
+        return await run_probe(target, module, deadline=Deadline(module.timeout_s))
+    finally:
+        frame.SAVE_FRAME.reset(token)
+        frame.close_pool()
+
+
 def render_text(result: ProbeResult) -> str:
     """A short human-readable rendering of a result."""
     status = "ok" if result.ok else "FAIL"
@@ -107,6 +121,9 @@ def render_text(result: ProbeResult) -> str:
     ]
     if result.observations:
         lines.append("  " + " ".join(f"{k}={v}" for k, v in result.observations.items()))
+    if result.faults or result.scores:
+        faults = ",".join(f.value for f in result.faults) or "none"
+        lines.append(f"  faults={faults} " + " ".join(f"{k}={v:.3g}" for k, v in result.scores.items()))
     if result.detail:
         lines.append(f"  detail: {result.detail}")
     return "\n".join(lines)
@@ -132,6 +149,12 @@ def exit_code(result: ProbeResult) -> int:
     help="Directory of probe module files.",
 )
 @db_option
+@click.option(
+    "--save-frame",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Frame modules: write the grabbed keyframe to this JPEG file.",
+)
 def probe(
     target: str,
     module_name: str,
@@ -140,14 +163,17 @@ def probe(
     password_env: str | None,
     modules_dir: Path,
     db_url: str,
+    save_frame: Path | None,
 ) -> None:
     """Probe TARGET (a URL without credentials, or a camera id) once with module NAME."""
     module = find_module(modules_dir, module_name)
     prober = _load_prober(module)
+    if save_frame is not None and module.prober != "frame":
+        raise UserError("--save-frame needs a frame module (prober: frame)")
     password = _password(password_env)
     is_url = "://" in target
     probe_target = target_from_url(target, user, password, prober) if is_url else target_from_registry(target, db_url)
-    result = asyncio.run(run_probe(probe_target, module, deadline=Deadline(module.timeout_s)))
+    result = asyncio.run(_run(probe_target, module, save_frame))
     payload = json.dumps(result.to_json(), ensure_ascii=False)
     log.debug("probe result: %s", payload)
     text = payload if fmt == "json" else render_text(result)

@@ -17,10 +17,16 @@ _lock = threading.Lock()
 _secrets: set[str] = set()
 
 
+# Secrets shorter than this are not scrubbed from free log text: masking every "y" of a one-letter password
+# would wreck every log line while protecting nothing. URL userinfo is masked whatever its length, and
+# probe details are redacted with the target's own secrets (sharpeyes.redact.redact_text), whatever their length.
+MIN_SCRUBBED_LENGTH = 4
+
+
 def register_secret(secret: Secret | str) -> None:
     """Remember a credential so that no log line will ever show it."""
     value = secret.reveal() if isinstance(secret, Secret) else secret
-    if value:
+    if len(value) >= MIN_SCRUBBED_LENGTH:
         with _lock:
             _secrets.add(value)
 

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sharpeyes.probers.base import AuthPolicy
+from sharpeyes.quality.thresholds import Thresholds
 
 
 class Strict(BaseModel):
@@ -40,7 +41,7 @@ class FrameOptions(Strict):
     decode_timeout_s: float = Field(5.0, gt=0, le=60.0)
     analysis_width: int = Field(640, ge=64, le=1920)
     source: Literal["rtsp", "snapshot"] = "rtsp"
-    thresholds: dict[str, float] = Field(default_factory=dict)
+    thresholds: Thresholds = Thresholds()
 
 
 class ProbeModule(Strict):

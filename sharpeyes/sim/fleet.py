@@ -283,7 +283,8 @@ class Fleet:
         log.info("encoding %d clips (cached for the next start)", len(missing))
         workers = min(len(missing), os.cpu_count() or 1)
         loop = asyncio.get_running_loop()
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        context = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_die_with_parent)
         try:
             await asyncio.gather(*(loop.run_in_executor(pool, ensure_cached, s, self.media.cache_dir) for s in missing))
         except BrokenProcessPool:
@@ -347,6 +348,18 @@ class Fleet:
             for c in self.cameras.values()
             if c.id in self.rtsp_servers or any(k in self.http.sites for k in self.http.endpoints(c))
         )
+
+
+def _die_with_parent() -> None:
+    """In an encoder worker: ask Linux to end this process when the simulator dies (PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: workers are still terminated on a clean stop
 
 
 def _terminate_workers(pool: ProcessPoolExecutor) -> None:

@@ -20,6 +20,8 @@ from sharpeyes.probers.base import FaultCode
 
 Frame = npt.NDArray[np.uint8]
 SCENES = ("rocket", "coffee", "astronaut", "chelsea", "motorcycle")
+# healthy views that must not be flagged: dark but readable, a large plain wall, slight softness, a still scene
+BORDERLINE = ("night", "wall", "soft", "still")
 _PAN_MARGIN = 0.18  # fraction of the frame the view pans over
 
 
@@ -47,16 +49,41 @@ def _canvas(scene: str, width: int, height: int) -> Frame:
     return np.ascontiguousarray(resized[y0 : y0 + ch, x0 : x0 + cw])
 
 
-def _healthy(scene: str, width: int, height: int, index: int, fps: float, seed: int) -> Frame:
-    """One frame of the live view: a slow pan plus a moving object and a ticking OSD clock."""
-    canvas = _canvas(scene, width, height)
+def _live_view(scene: str, width: int, height: int, index: int, fps: float, seed: int) -> Frame:
+    """What the lens sees (no OSD): a slow pan plus a moving object, or a borderline scene (see ``BORDERLINE``)."""
     t = index / fps
+    if scene in BORDERLINE:
+        return _borderline(scene, width, height, t, seed)
+    canvas = _canvas(scene, width, height)
     span_x, span_y = canvas.shape[1] - width, canvas.shape[0] - height
     x = int(span_x * (0.5 + 0.5 * np.sin(2 * np.pi * t / 8.0 + seed)))
     y = int(span_y * (0.5 + 0.5 * np.sin(2 * np.pi * t / 11.0 + seed / 2)))
     frame = canvas[y : y + height, x : x + width].copy()
     _moving_object(frame, t, seed)
-    _osd(frame, f"2026-01-01 08:{int(t) // 60 % 60:02d}:{int(t) % 60:02d}")
+    return frame
+
+
+def _borderline(scene: str, width: int, height: int, t: float, seed: int) -> Frame:
+    """Healthy views that a naive analyser gets wrong: night, a plain wall or sky, slight softness, still scene."""
+    base = _canvas("coffee" if scene == "wall" else "astronaut" if scene == "night" else "chelsea", width, height)
+    frame = base[:height, :width].copy()  # no pan: a fixed camera
+    if scene == "night":  # dark but readable: gamma-darkened, with sensor noise
+        f = np.power(frame.astype(np.float32) / 255, np.float32(1.8)) * np.float32(80) + np.float32(3)
+        rng = np.random.default_rng((seed, int(t * 1000)))
+        frame = _clip_u8(f + rng.normal(0, 2.0, frame.shape[:2])[..., None].astype(np.float32))
+    elif scene == "wall":  # a plain painted wall filling most of the view, a picture frame and a door strip
+        wall = np.linspace(168, 188, width, dtype=np.float32)[None, :, None] * np.array([1.0, 0.97, 0.9], np.float32)
+        out = np.broadcast_to(wall, frame.shape).copy()
+        ph, pw = height // 3, width // 4
+        out[height // 3 : height // 3 + ph, width // 2 : width // 2 + pw] = cv2.resize(frame, (pw, ph))
+        out[:, : width // 10] = 90
+        frame = _clip_u8(out)
+    elif scene == "soft":  # slightly soft focus, still healthy
+        frame = np.asarray(cv2.GaussianBlur(frame, (0, 0), sigmaX=0.9 * width / 640), dtype=np.uint8)
+    bw = max(6, width // 40)  # a small figure walking (the only motion in a still scene)
+    x = int(width * (0.2 + 0.5 * ((t / 9.0 + seed / 5) % 1.0)))
+    y = int(height * 0.55)
+    cv2.rectangle(frame, (x, y), (x + bw, y + 2 * bw), (70, 60, 120), thickness=-1)
     return frame
 
 
@@ -82,17 +109,20 @@ def _clip_u8(values: npt.NDArray[np.float32]) -> Frame:
 
 
 def _black(frame: Frame, s: float, rng: np.random.Generator) -> Frame:
-    return _clip_u8(frame.astype(np.float32) * (0.12 - 0.1 * s))
+    """Lens capped or no light: a trace of the scene under the sensor's gain noise."""
+    dark = frame.astype(np.float32) * (0.09 - 0.07 * s) + 2
+    return _clip_u8(dark + rng.normal(0, 4.0, frame.shape[:2])[..., None].astype(np.float32))
 
 
 def _overexposed(frame: Frame, s: float, rng: np.random.Generator) -> Frame:
-    a = 0.6 + 0.3 * s
-    return _clip_u8(frame.astype(np.float32) * (1 - a) + 255 * a + 30 * s)
+    """Iris wide open or the sun in the lens: everything washed towards white, a faint trace of the scene left."""
+    a = 0.62 + 0.26 * s
+    return _clip_u8(frame.astype(np.float32) * (1 - a) + 255 * a + 12 * s)
 
 
 def _low_contrast(frame: Frame, s: float, rng: np.random.Generator) -> Frame:
     f = frame.astype(np.float32)
-    keep = 0.25 - 0.17 * s  # fog: the picture fades into a flat grey
+    keep = 0.2 - 0.13 * s  # fog: the picture fades into a flat grey
     return _clip_u8(f.mean() * (1 - keep) * 0.4 + 150 * (1 - keep) * 0.6 + f * keep)
 
 
@@ -139,14 +169,22 @@ def _occluded(frame: Frame, s: float, rng: np.random.Generator) -> Frame:
     return out
 
 
-def signal_loss_frame(width: int, height: int, t: float = 0.0) -> Frame:
-    """The uniform "no video" screen an encoder shows when its sensor input is gone."""
+_NO_VIDEO_COLOURS = ((16, 32, 190), (0, 0, 0), (110, 110, 110), (20, 20, 20))
+
+
+def signal_loss_frame(width: int, height: int, t: float = 0.0, seed: int = 0) -> Frame:
+    """The uniform "no video" screen an encoder shows when its sensor input is gone (blue, black or grey)."""
     frame = np.empty((height, width, 3), dtype=np.uint8)
-    frame[:] = (16, 32, 190)
+    frame[:] = _NO_VIDEO_COLOURS[seed % len(_NO_VIDEO_COLOURS)]
     scale = max(0.4, height / 720 * 1.6)
-    cv2.putText(frame, "NO VIDEO", (width // 3, height // 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (235, 235, 235), 2)
-    _osd(frame, f"2026-01-01 08:00:{int(t) % 60:02d}")
+    thick = max(1, height // 240)
+    cv2.putText(frame, "NO VIDEO", (width // 3, height // 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (235, 235, 235), thick)
+    _osd(frame, _clock(t))
     return frame
+
+
+def _clock(t: float) -> str:
+    return f"2026-01-01 08:{int(t) // 60 % 60:02d}:{int(t) % 60:02d}"
 
 
 _RENDER: dict[FaultCode, Callable[[Frame, float, np.random.Generator], Frame]] = {
@@ -159,7 +197,17 @@ _RENDER: dict[FaultCode, Callable[[Frame, float, np.random.Generator], Frame]] =
     FaultCode.OCCLUDED: _occluded,
 }
 
-_OTHER_SCENE = {"rocket": "coffee", "coffee": "rocket", "astronaut": "chelsea", "chelsea": "astronaut"}
+_OTHER_SCENE = {
+    "rocket": "coffee",
+    "coffee": "rocket",
+    "astronaut": "chelsea",
+    "chelsea": "astronaut",
+    "motorcycle": "rocket",
+    "night": "rocket",
+    "wall": "astronaut",
+    "soft": "coffee",
+    "still": "motorcycle",
+}
 
 
 def scene_frames(
@@ -175,32 +223,44 @@ def scene_frames(
 ) -> Iterator[Frame]:
     """Yield ``n_frames`` RGB frames of ``scene`` at ``fps``, with ``fault`` rendered at ``strength``.
 
-    ``frozen`` repeats the first frame exactly; ``scene_changed`` shows another photograph (the camera was turned);
-    ``signal_loss`` shows a blue "NO VIDEO" screen; the others are applied frame by frame to the live view.
+    As on real cameras the OSD clock is burnt in after the lens and sensor, so it stays sharp and readable over
+    every fault. ``frozen`` repeats the first picture: with an even ``seed`` the whole frame repeats exactly (a
+    stuck encoder), with an odd one the OSD clock keeps ticking over the still picture (a stuck sensor or ISP).
+    ``scene_changed`` shows another photograph (the camera was turned); ``signal_loss`` shows a uniform
+    "NO VIDEO" screen whose colour depends on ``seed``; the other faults are applied frame by frame.
+    ``scene`` may also be one of ``BORDERLINE``: healthy views that must not be flagged.
     """
     if not 0.0 < strength <= 1.0:
         raise ValueError("strength must be in (0, 1]")
     if width % 2 or height % 2:
         raise ValueError("width and height must be even (H.264 4:2:0)")
+    if scene not in SCENES and scene not in BORDERLINE:
+        raise ValueError(f"unknown scene {scene!r}; choose one of {', '.join(SCENES + BORDERLINE)}")
     shown = _OTHER_SCENE.get(scene, "rocket") if fault is FaultCode.SCENE_CHANGED else scene
     first: Frame | None = None
     for i in range(n_frames):
         t = i / fps
         if fault is FaultCode.SIGNAL_LOSS:
-            yield signal_loss_frame(width, height, t)
+            yield signal_loss_frame(width, height, t, seed)
             continue
         if fault is FaultCode.FROZEN:
-            first = first if first is not None else _healthy(shown, width, height, 0, fps, seed)
-            yield first
+            if first is None:
+                first = _live_view(shown, width, height, 0, fps, seed)
+                _osd(first, _clock(0.0))
+            frame = first.copy()
+            if seed % 2:
+                frame[:] = _live_view(shown, width, height, 0, fps, seed)
+                _osd(frame, _clock(t))
+            yield frame
             continue
-        frame = _healthy(shown, width, height, i, fps, seed)
+        frame = _live_view(shown, width, height, i, fps, seed)
         rng = np.random.default_rng((seed, i))
         if fault is FaultCode.STRIPES:
-            yield _stripes(frame, strength, rng, t)
+            frame = _stripes(frame, strength, rng, t)
         elif fault in _RENDER:
-            yield _RENDER[fault](frame, strength, np.random.default_rng(seed) if fault in _STATIC else rng)
-        else:
-            yield frame
+            frame = _RENDER[fault](frame, strength, np.random.default_rng(seed) if fault in _STATIC else rng)
+        _osd(frame, _clock(t))
+        yield frame
 
 
 # faults whose random layout must stay put from frame to frame (a bag does not jump around the lens)

@@ -83,3 +83,14 @@ def test_resolver_reads_env_and_files_and_never_shows_the_secret(tmp_path: Path)
     with pytest.raises(CredentialError, match="cannot read password_file") as err:
         resolve_password(Camera("c4", "北门", "a1", "127.0.0.1", password_file=str(tmp_path / "nope")))
     assert HOSTILE[1] not in str(err.value)
+
+
+def test_a_one_letter_password_does_not_wreck_log_lines() -> None:
+    from sharpeyes import logsafe
+
+    logsafe.register_secret("y")
+    try:
+        assert "y" not in logsafe.registered()
+        assert logsafe.scrub("sharpeyes ready") == "sharpeyes ready"
+    finally:
+        logsafe.forget_secret("y")

@@ -114,3 +114,16 @@ def test_the_example_sim_config_is_valid() -> None:
     config = load_sim_config(Path("config/sim-faults.example.yml"))
     assert config.cameras["15020200001320000002"].fault == "blur:0.8"
     assert config.cameras["15020200001320000005"].scene == "coffee"
+
+
+def test_clips_encode_in_both_profiles_and_are_cached(tmp_path: Path) -> None:
+    from sharpeyes.sim.media import clip_path, load_clip
+
+    for profile, idc in (("baseline", "42"), ("main", "4D")):
+        spec = ClipSpec(width=64, height=36, seconds=4, profile=profile)
+        clip = load_clip(spec, tmp_path)
+        assert clip.profile_level_id.startswith(idc)
+        assert len(clip.units) == 100 and [i for i, u in enumerate(clip.units) if u.key] == [0, 50]
+        assert clip.jpeg[:2] == b"\xff\xd8"
+        assert clip_path(spec, tmp_path).exists()
+        assert load_clip(spec, tmp_path) == clip  # read back from the cache, identical

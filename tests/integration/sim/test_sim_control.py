@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import aiohttp
@@ -149,6 +150,27 @@ async def test_demo_city_serves_with_its_fault_mix(tmp_path: Path) -> None:
                 await cam.close()
             proc.send_signal(signal.SIGINT)
             assert proc.wait(timeout=15) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def test_sigterm_during_clip_encoding_exits_promptly(tmp_path: Path) -> None:
+    argv = [
+        sys.executable, "-m", "sharpeyes", "sim", "--synthetic", "100", "--synthetic-first", "63300",
+        "--size", "1080p", "--control-port", "0", "--cache-dir", str(tmp_path / "cache"),
+    ]  # fmt: skip
+    err = tmp_path / "stderr.txt"
+    with err.open("w") as stderr, subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True) as proc:
+        try:
+            deadline = time.monotonic() + 30
+            while "encoding" not in err.read_text() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert "encoding" in err.read_text()  # several clips, in worker processes
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=8) == 0  # encoding five 1080p clips would take far longer
+            assert proc.stdout is not None and proc.stdout.read() == ""  # never READY
         finally:
             if proc.poll() is None:
                 proc.kill()

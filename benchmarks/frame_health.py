@@ -1,0 +1,308 @@
+"""Frame-health throughput: our ``frame`` prober against ``cv2.VideoCapture`` + ``read()``, same cameras, same run.
+
+The cameras are simulated 1080p streams with a 2 s GOP: a broadcaster process (asyncio RTSP, TCP interleaved)
+plays one pre-encoded libx264 GOP of a simulator scene (``sharpeyes.sim.picture``) in a loop at 25 fps, and every
+client joins the running stream, so like a real camera it waits for the next keyframe (0–2 s). Each probe is
+DESCRIBE/SETUP/PLAY, RTP to the first complete IDR, decode and diagnosis in the worker pool, TEARDOWN
+(keyframe-only mode, ``second_frame_after_s: 0``; the freeze check then uses the stored signature). The baseline
+opens each camera with ``cv2.VideoCapture(url)`` + ``read()`` in a thread pool of the same size and runs the same
+analysis on the frame.
+
+    .venv/bin/python -m benchmarks.frame_health --cameras 300 --concurrency 100
+
+Prints cameras/s, CPU ms per camera (prober process + the decode/analysis CPU each worker measures for its job;
+the broadcaster is reported apart), and
+time-to-verdict minus time-to-keyframe (p50/p95/max).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import multiprocessing
+import os
+import statistics
+import struct
+import time
+from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from sharpeyes.probers import frame
+from sharpeyes.probers.base import Deadline, ProbeTarget, Reason, run_probe
+from sharpeyes.probers.workers import WorkerPool
+from sharpeyes.settings import FrameOptions, ProbeModule
+
+FPS = 25
+GOP = 50
+LOAD = ""
+MTU = 1400
+
+
+def encode_gop(width: int, height: int) -> tuple[list[list[bytes]], bytes, bytes]:
+    """One GOP of a simulator scene as access units (lists of NAL units), plus the SPS and PPS."""
+    from sharpeyes.sim.picture import scene_frames
+
+    enc = av.CodecContext.create("libx264", "w")
+    assert isinstance(enc, av.VideoCodecContext)
+    enc.width, enc.height, enc.pix_fmt, enc.time_base = width, height, "yuv420p", Fraction(1, FPS)
+    enc.options = {"preset": "veryfast", "crf": "26", "g": str(GOP), "keyint_min": str(GOP), "bf": "0"}
+    units: list[list[bytes]] = []
+    frames = list(scene_frames(width, height, FPS, GOP, scene="astronaut"))
+    for i, rgb in enumerate(frames):
+        vf = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+        vf.pts = i
+        units.extend(_nals(bytes(p)) for p in enc.encode(vf))
+    units.extend(_nals(bytes(p)) for p in enc.encode(None))
+    sps = next(n for au in units for n in au if n[0] & 0x1F == 7)
+    pps = next(n for au in units for n in au if n[0] & 0x1F == 8)
+    return units, sps, pps
+
+
+def _nals(annexb: bytes) -> list[bytes]:
+    return [n for chunk in annexb.split(b"\x00\x00\x00\x01") for n in chunk.split(b"\x00\x00\x01") if n]
+
+
+def _payloads(nals: list[bytes]) -> list[bytes]:
+    """RTP payloads of one access unit: single NAL units, or FU-A fragments."""
+    out: list[bytes] = []
+    for nal in nals:
+        if len(nal) <= MTU:
+            out.append(nal)
+            continue
+        chunks = [nal[1 + i : 1 + i + MTU] for i in range(0, len(nal) - 1, MTU)]
+        for n, chunk in enumerate(chunks):
+            fu = (nal[0] & 0x1F) | (0x80 if n == 0 else 0) | (0x40 if n == len(chunks) - 1 else 0)
+            out.append(bytes([(nal[0] & 0xE0) | 28, fu]) + chunk)
+    return out
+
+
+PHASES = 10  # cameras' GOPs are not synchronised: clients are spread over ten keyframe phases
+
+
+class Broadcaster:
+    """Plays the GOP in a loop to every playing client, as live cameras with ten different keyframe phases."""
+
+    def __init__(self, units: list[list[bytes]], sdp: bytes) -> None:
+        self.units = [_payloads(au) for au in units]
+        self.sdp = sdp
+        self.groups: list[set[asyncio.StreamWriter]] = [set() for _ in range(PHASES)]
+        self.joined = 0
+        self.seq = [0] * PHASES
+
+    def _packets(self, index: int, phase: int) -> bytes:
+        payloads = self.units[index % len(self.units)]
+        ts = (index * (90000 // FPS)) & 0xFFFFFFFF
+        out = bytearray()
+        for k, payload in enumerate(payloads):
+            marker = 0x80 if k == len(payloads) - 1 else 0
+            header = struct.pack("!BBHII", 0x80, marker | 96, self.seq[phase] & 0xFFFF, ts, 0x5EE5)
+            self.seq[phase] += 1
+            out += b"$\x00" + struct.pack("!H", 12 + len(payload)) + header + payload
+        return bytes(out)
+
+    async def play(self) -> None:
+        start, index = time.monotonic(), 0
+        while True:
+            for phase, clients in enumerate(self.groups):
+                if not clients:
+                    continue
+                data = self._packets(index + phase * (GOP // PHASES), phase)
+                for writer in list(clients):
+                    if writer.transport.get_write_buffer_size() > 8 * 1024 * 1024:
+                        clients.discard(writer)  # a stuck viewer is dropped, as a camera would
+                        writer.transport.abort()
+                        continue
+                    writer.write(data)
+            index += 1
+            await asyncio.sleep(max(0.0, start + index / FPS - time.monotonic()))
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            while True:
+                head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+                method = head.split(" ", 1)[0]
+                cseq = next(
+                    (ln.split(":", 1)[1].strip() for ln in head.split("\r\n") if ln.lower().startswith("cseq")), "0"
+                )
+                length = next(
+                    (int(ln.split(":", 1)[1]) for ln in head.split("\r\n") if ln.lower().startswith("content-length")),
+                    0,
+                )
+                if length:
+                    await reader.readexactly(length)
+                extra, body = "", b""
+                if method == "DESCRIBE":
+                    extra, body = "Content-Type: application/sdp\r\nContent-Base: rtsp://127.0.0.1/cam/\r\n", self.sdp
+                elif method == "SETUP":
+                    extra = "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\nSession: 1234\r\n"
+                elif method == "OPTIONS":
+                    extra = "Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER\r\n"
+                if body:
+                    extra += f"Content-Length: {len(body)}\r\n"
+                writer.write(f"RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\n{extra}\r\n".encode() + body)
+                if method == "PLAY":
+                    self.groups[self.joined % PHASES].add(writer)
+                    self.joined += 1
+                if method == "TEARDOWN":
+                    break
+        for clients in self.groups:
+            clients.discard(writer)
+        writer.transport.abort()
+
+
+def _serve_forever(port: Connection, width: int, height: int) -> None:
+    units, sps, pps = encode_gop(width, height)
+    import base64
+
+    sprop = f"{base64.b64encode(sps).decode()},{base64.b64encode(pps).decode()}"
+    sdp = (
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=sim\r\nt=0 0\r\na=control:*\r\nm=video 0 RTP/AVP 96\r\n"
+        f"a=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1;sprop-parameter-sets={sprop}\r\na=control:track1\r\n"
+    ).encode()
+
+    async def main() -> None:
+        caster = Broadcaster(units, sdp)
+        server = await asyncio.start_server(caster.serve, "127.0.0.1", 0, backlog=1024)
+        port.send(server.sockets[0].getsockname()[1])
+        await caster.play()
+
+    asyncio.run(main())
+
+
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of a live process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run_ours(url: str, cameras: int, concurrency: int) -> dict[str, Any]:
+    module = ProbeModule(
+        name="frame_health", prober="frame", timeout_s=6.0, frame=FrameOptions(second_frame_after_s=0.0)
+    )
+    pool = WorkerPool("sharpeyes.probers.frame_job.analyse")
+    pool.start()
+    frame.set_pool(pool)
+    await asyncio.sleep(2.0)  # workers ready (forkserver + imports), as in a running daemon
+    gate = asyncio.Semaphore(concurrency)
+    cpu0 = time.process_time()
+    results = []
+
+    async def one(i: int) -> None:
+        async with gate:
+            target = ProbeTarget(camera_id=f"bench-{i}", host="127.0.0.1", rtsp_url=url)
+            results.append(await run_probe(target, module, deadline=Deadline(module.timeout_s)))
+
+    started = time.monotonic()
+    await asyncio.gather(*(one(i) for i in range(cameras)))
+    wall = time.monotonic() - started
+    cpu = time.process_time() - cpu0
+    frame.close_pool()
+    ok = [r for r in results if r.reason in (Reason.OK, Reason.FRAME_FAULT)]
+    worker_cpu = sum(float(r.observations["worker_cpu_ms"]) for r in ok) / 1000  # decode + analysis, in the worker
+    cpu += worker_cpu
+    lag = sorted(float(r.observations["verdict_s"]) - float(r.observations["keyframe_s"]) for r in ok)
+    return {
+        "cameras": cameras,
+        "verdicts": len(ok),
+        "wall_s": wall,
+        "per_s": len(ok) / wall,
+        "cpu_ms": cpu * 1000 / max(1, len(ok)),
+        "worker_cpu_ms": worker_cpu * 1000 / max(1, len(ok)),
+        "lag_p50_ms": 1000 * statistics.median(lag) if lag else float("nan"),
+        "lag_p95_ms": 1000 * lag[int(0.95 * (len(lag) - 1))] if lag else float("nan"),
+        "lag_max_ms": 1000 * lag[-1] if lag else float("nan"),
+        "keyframe_p50_s": statistics.median(float(r.observations["keyframe_s"]) for r in ok) if ok else float("nan"),
+        "failures": ", ".join(
+            f"{reason}: {n}"
+            for reason, n in collections.Counter(
+                f"{r.reason.value}/{r.phase.value}" for r in results if r not in ok
+            ).items()
+        ),
+    }
+
+
+def run_baseline(url: str, cameras: int, concurrency: int) -> dict[str, float]:
+    import cv2
+
+    from sharpeyes.quality.diagnose import diagnose
+    from sharpeyes.quality.prepare import prepare
+
+    os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = "rtsp_transport;tcp"
+
+    def one(_: int) -> bool:
+        cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG)
+        try:
+            ok, bgr = cap.read()
+            if not ok:
+                return False
+            diagnose(prepare(np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)))
+            return True
+        finally:
+            cap.release()
+
+    cpu0, started = time.process_time(), time.monotonic()
+    with ThreadPoolExecutor(concurrency) as pool:
+        done = list(pool.map(one, range(cameras)))
+    wall = time.monotonic() - started
+    cpu = time.process_time() - cpu0
+    n = sum(done)
+    return {"cameras": cameras, "verdicts": n, "wall_s": wall, "per_s": n / wall, "cpu_ms": cpu * 1000 / max(1, n)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cameras", type=int, default=300)
+    ap.add_argument("--baseline-cameras", type=int, default=100)
+    ap.add_argument("--concurrency", type=int, default=100)
+    ap.add_argument("--width", type=int, default=1920)
+    ap.add_argument("--height", type=int, default=1080)
+    args = ap.parse_args()
+    global LOAD
+    LOAD = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    server = ctx.Process(target=_serve_forever, args=(child, args.width, args.height), daemon=True)
+    server.start()
+    try:
+        port = parent.recv()
+        url = f"rtsp://127.0.0.1:{port}/cam"
+        srv0 = _cpu_of(server.pid or 0)
+        ours = asyncio.run(run_ours(url, args.cameras, args.concurrency))
+        srv1 = _cpu_of(server.pid or 0)
+        base = run_baseline(url, args.baseline_cameras, args.concurrency)
+        srv2 = _cpu_of(server.pid or 0)
+    finally:
+        server.kill()
+        server.join()
+    print(f"cameras {args.width}x{args.height}, GOP {GOP} at {FPS} fps, concurrency {args.concurrency}")
+    print(f"cores {os.cpu_count()}, load average before the run {LOAD}")
+    print(
+        f"ours:     {ours['verdicts']:.0f}/{ours['cameras']:.0f} verdicts in {ours['wall_s']:.2f} s = "
+        f"{ours['per_s']:.1f} cameras/s, {ours['cpu_ms']:.1f} CPU ms/camera "
+        f"(decode + analysis in workers {ours['worker_cpu_ms']:.1f}); "
+        f"keyframe wait p50 {ours['keyframe_p50_s']:.2f} s"
+    )
+    print(
+        f"          verdict - keyframe p50 {ours['lag_p50_ms']:.0f} ms, "
+        f"p95 {ours['lag_p95_ms']:.0f} ms, max {ours['lag_max_ms']:.0f} ms"
+    )
+    print(f"ours failures: {ours['failures'] or 'none'}")
+    print(
+        f"baseline: {base['verdicts']:.0f}/{base['cameras']:.0f} verdicts in {base['wall_s']:.2f} s = "
+        f"{base['per_s']:.1f} cameras/s, {base['cpu_ms']:.1f} CPU ms/camera"
+    )
+    print(f"broadcaster CPU: {srv1 - srv0:.1f} s during ours, {srv2 - srv1:.1f} s during the baseline")
+    speed = ours["per_s"] / max(1e-9, base["per_s"])
+    print(f"ratio: {speed:.1f}x cameras/s, {base['cpu_ms'] / max(1e-9, ours['cpu_ms']):.1f}x CPU per camera")
+
+
+if __name__ == "__main__":
+    main()

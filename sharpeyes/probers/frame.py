@@ -1,0 +1,270 @@
+"""The ``frame`` prober: grab a keyframe (and a frame ≥ 1 s later) over RTSP and diagnose the picture.
+
+DESCRIBE, SETUP (TCP interleaved) and PLAY with our own client (:mod:`sharpeyes.rtsp`), RTP depacketized up to
+the first complete IDR/IRAP access unit, then on to the first unit ``second_frame_after_s`` later. The units go
+to a kill-able worker process (:mod:`sharpeyes.probers.workers`) that decodes them with a PyAV codec context
+(no demuxer, so none of FFmpeg's frame-rate probing) and runs the analysers (:mod:`sharpeyes.quality`).
+The session always ends with TEARDOWN. With ``frame.source: snapshot`` (or a camera that has only a snapshot URI)
+one JPEG is fetched from the snapshot URI instead (:mod:`sharpeyes.probers.snapshot_source`).
+
+Reasons: no video track, no RTP, or no keyframe before the deadline → ``no_media``; a decoder that rejects the
+stream, crashes or hangs → ``decode_error`` (the worker is killed and replaced); a picture fault →
+``frame_fault`` with ``faults`` and ``scores``. Observations: ``ttfb_s`` and ``keyframe_s`` (from the start of
+the probe to the first RTP byte and to the complete keyframe), ``decode_ms``, ``analyse_ms``, ``width``,
+``height``, ``frames_decoded``, ``second_frame`` (1 if the in-probe freeze check ran) and ``verdict_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sharpeyes.probers import backoff as lockout
+from sharpeyes.probers.base import Deadline, FaultCode, Phase, ProbeResult, ProbeTarget, Reason, ResultBuilder, register
+from sharpeyes.probers.frame_job import FrameJob, FrameOutcome
+from sharpeyes.probers.rtsp import client_options, reason_for
+from sharpeyes.probers.snapshot_source import SnapshotError, fetch_snapshot
+from sharpeyes.probers.workers import JobTimeoutError, PoolBusyError, WorkerCrashedError, WorkerError, WorkerPool
+from sharpeyes.quality.signature import Signature
+from sharpeyes.quality.store import get_store
+from sharpeyes.rtsp.client import RtspClient
+from sharpeyes.rtsp.errors import RtspError, RtspTimeoutError
+from sharpeyes.rtsp.h264 import AccessUnit, depacketizer_for, parse_rtp
+from sharpeyes.rtsp.sdp import MediaDescription
+from sharpeyes.settings import ProbeModule
+
+log = logging.getLogger(__name__)
+
+SAVE_FRAME: contextvars.ContextVar[Path | None] = contextvars.ContextVar("sharpeyes_save_frame", default=None)
+MAX_UNITS = 512
+MAX_BYTES = 64 * 1024 * 1024
+_DECODE_RESERVE = 0.2  # share of the probe's time kept for decoding and analysis after the keyframe wait
+_SPS_TYPES = {"h264": 7, "h265": 33}
+
+
+class NoMediaError(Exception):
+    """The stream carried no usable video before the deadline."""
+
+
+@dataclass(frozen=True, slots=True)
+class Grab:
+    """What the RTSP side got: the codec and the Annex B units from the keyframe on."""
+
+    codec: str
+    units: tuple[bytes, ...]
+    with_second: bool
+
+
+_POOL: WorkerPool | None = None
+
+
+def get_pool() -> WorkerPool:
+    """The process-wide decode pool (started on first use; one worker per core)."""
+    global _POOL
+    if _POOL is None:
+        _POOL = WorkerPool("sharpeyes.probers.frame_job.analyse")
+    return _POOL
+
+
+def set_pool(pool: WorkerPool | None) -> None:
+    """Install a pool (tests, the daemon), closing the previous one."""
+    global _POOL
+    if _POOL is not None and _POOL is not pool:
+        _POOL.close()
+    _POOL = pool
+
+
+def close_pool() -> None:
+    set_pool(None)
+
+
+@register("frame")
+async def probe_frame(target: ProbeTarget, module: ProbeModule, *, deadline: Deadline) -> ProbeResult:
+    """Grab, decode and diagnose one camera's picture, with the process-wide authentication backoff."""
+    locked = lockout.DEFAULT_BACKOFF.locked_out_result(target, module.name)
+    if locked is not None:
+        return locked
+    result = await _probe(target, module, deadline)
+    lockout.DEFAULT_BACKOFF.record(target, result)
+    return result
+
+
+async def _probe(target: ProbeTarget, module: ProbeModule, deadline: Deadline) -> ProbeResult:
+    builder = ResultBuilder(target, module.name)
+    use_snapshot = module.frame.source == "snapshot" or (not target.rtsp_url and target.snapshot_url)
+    if use_snapshot and not target.snapshot_url:
+        return builder.finish(Reason.INTERNAL, "camera has no snapshot URI configured")
+    if not use_snapshot and not target.rtsp_url:
+        return builder.finish(Reason.INTERNAL, "camera has no RTSP URL configured")
+    try:
+        grab = await (
+            _snapshot(target, module, deadline, builder) if use_snapshot else _grab(target, module, deadline, builder)
+        )
+    except NoMediaError as exc:
+        return builder.finish(Reason.NO_MEDIA, f"{builder.phase.value}: {exc}")
+    except RtspError as exc:
+        return builder.finish(reason_for(exc), f"{builder.phase.value}: {exc}")
+    except SnapshotError as exc:
+        return builder.finish(exc.reason, str(exc))
+    builder.enter(Phase.DECODE)
+    store = get_store()
+    job = FrameJob(
+        codec=grab.codec,
+        units=grab.units,
+        with_second=grab.with_second,
+        analysis_width=module.frame.analysis_width,
+        thresholds=module.frame.thresholds,
+        reference=await store.get(target.camera_id, "reference"),
+        last=await store.get(target.camera_id, "last"),
+        jpeg=SAVE_FRAME.get() is not None,
+    )
+    try:
+        outcome: FrameOutcome = await get_pool().run(job, deadline.remaining(), module.frame.decode_timeout_s)
+    except PoolBusyError:
+        return builder.finish(Reason.INTERNAL, "all decode workers busy until the deadline")
+    except JobTimeoutError:
+        if deadline.remaining() < 0.05:
+            return builder.finish(Reason.TIMEOUT, "total deadline reached while decoding; worker killed")
+        return builder.finish(Reason.DECODE_ERROR, "decoder hung; worker killed")
+    except WorkerCrashedError:
+        return builder.finish(Reason.DECODE_ERROR, "decoder crashed; worker replaced")
+    except WorkerError as exc:
+        return builder.finish(Reason.INTERNAL, f"analysis failed: {exc}")
+    if outcome.error:
+        return builder.finish(Reason.DECODE_ERROR, outcome.error)
+    return await _verdict(builder, target, outcome, store_reference=job.reference is None)
+
+
+async def _verdict(
+    builder: ResultBuilder, target: ProbeTarget, outcome: FrameOutcome, *, store_reference: bool
+) -> ProbeResult:
+    builder.enter(Phase.ANALYSE)
+    for name, value in (
+        ("decode_ms", round(outcome.decode_ms, 3)),
+        ("analyse_ms", round(outcome.analyse_ms, 3)),
+        ("worker_cpu_ms", round(outcome.cpu_ms, 3)),
+        ("width", outcome.width),
+        ("height", outcome.height),
+        ("frames_decoded", outcome.frames),
+        ("verdict_s", round(time.monotonic() - builder.started_mono, 6)),
+    ):
+        builder.observe(name, value)
+    faults = tuple(FaultCode(code) for code in outcome.faults)
+    store = get_store()
+    await store.put(target.camera_id, "last", outcome.signature)
+    if store_reference and not faults:
+        await store.put(target.camera_id, "reference", outcome.signature)  # first healthy view becomes the baseline
+    path = SAVE_FRAME.get()
+    if path is not None and outcome.jpeg:
+        await asyncio.to_thread(path.write_bytes, outcome.jpeg)
+    if faults:
+        detail = "picture faults: " + ", ".join(f.value for f in faults)
+        return builder.finish(Reason.FRAME_FAULT, detail, faults=faults, scores=outcome.scores)
+    return builder.finish(Reason.OK, scores=outcome.scores)
+
+
+async def _snapshot(target: ProbeTarget, module: ProbeModule, deadline: Deadline, builder: ResultBuilder) -> Grab:
+    """The fallback source: one JPEG over HTTP (the freeze check then uses the stored signature)."""
+    builder.enter(Phase.SNAPSHOT)
+    data = await fetch_snapshot(target, module, deadline)
+    builder.observe("ttfb_s", round(time.monotonic() - builder.started_mono, 6))
+    builder.observe("keyframe_s", round(time.monotonic() - builder.started_mono, 6))
+    builder.observe("second_frame", 0)
+    return Grab("jpeg", (data,), False)
+
+
+async def _grab(target: ProbeTarget, module: ProbeModule, deadline: Deadline, builder: ResultBuilder) -> Grab:
+    client = RtspClient(
+        target.rtsp_url or "",
+        deadline=deadline,
+        username=target.username,
+        password=target.password,
+        options=client_options(module, target),
+        registered_host=target.host,
+    )
+    async with client:
+        try:
+            builder.enter(Phase.RESOLVE)
+            await client.resolve()
+            builder.enter(Phase.CONNECT)
+            await client.connect()
+            builder.enter(Phase.DESCRIBE)
+            sdp = await client.describe()
+            video = sdp.first_video()
+            if video is None or video.codec not in _SPS_TYPES:
+                raise NoMediaError("no H.264/H.265 video track in the SDP")
+            builder.enter(Phase.SETUP)
+            channel, _ = await client.setup(video.control)
+            builder.enter(Phase.PLAY)
+            await client.play()
+            budget = max(0.0, deadline.remaining() * (1 - _DECODE_RESERVE))
+            return await _read_media(client, channel, video, module, builder, budget)
+        finally:
+            client.teardown()  # always: best effort, without waiting for the answer
+
+
+async def _read_media(
+    client: RtspClient,
+    channel: int,
+    video: MediaDescription,
+    module: ProbeModule,
+    builder: ResultBuilder,
+    budget: float,
+) -> Grab:
+    """Read RTP up to a complete keyframe, then on to the second frame, all within ``budget`` seconds."""
+    codec = video.codec or ""
+    depack = depacketizer_for(codec)
+    clock = video.rtpmap.get(video.payload_type or -1, ("", 90000))[1] or 90000
+    after = round(module.frame.second_frame_after_s * clock)
+    builder.enter(Phase.FIRST_BYTE)
+    end = asyncio.get_running_loop().time() + budget
+    units: list[AccessUnit] = []
+    size = 0
+    try:
+        async with asyncio.timeout_at(end):
+            while True:
+                frame = await client.read_frame()
+                if frame.channel != channel:
+                    continue
+                if builder.phase is Phase.FIRST_BYTE:
+                    builder.observe("ttfb_s", round(time.monotonic() - builder.started_mono, 6))
+                    builder.enter(Phase.KEYFRAME)
+                for unit in depack.push(parse_rtp(frame.payload)):
+                    if not units:
+                        if unit.is_idr and unit.complete:
+                            units.append(unit)
+                            builder.observe("keyframe_s", round(time.monotonic() - builder.started_mono, 6))
+                            if after <= 0:
+                                return _finish(codec, video, units, False, builder)
+                        continue
+                    if not unit.complete:  # a lost packet breaks the reference chain: keep the keyframe only
+                        return _finish(codec, video, units[:1], False, builder)
+                    units.append(unit)
+                    size += unit.size
+                    if (unit.timestamp - units[0].timestamp) % (1 << 32) >= after:
+                        return _finish(codec, video, units, True, builder)
+                    if len(units) >= MAX_UNITS or size > MAX_BYTES:
+                        return _finish(codec, video, units[:1], False, builder)
+    except (TimeoutError, RtspTimeoutError):
+        if units:
+            return _finish(codec, video, units[:1], False, builder)
+        if builder.phase is Phase.FIRST_BYTE:
+            raise NoMediaError("no RTP before the deadline") from None
+        raise NoMediaError("no decodable keyframe before the deadline") from None
+
+
+def _finish(codec: str, video: MediaDescription, units: list[AccessUnit], second: bool, builder: ResultBuilder) -> Grab:
+    """Annex B units for the decoder; the SDP's parameter sets go first if the keyframe lacks them."""
+    builder.observe("second_frame", int(second))
+    first = units[0]
+    params = b""
+    if _SPS_TYPES[codec] not in first.nal_types:
+        params = b"".join(b"\x00\x00\x00\x01" + nal for nal in video.parameter_sets())
+    return Grab(codec, (params + first.annexb(), *(u.annexb() for u in units[1:])), second)
+
+
+__all__ = ["SAVE_FRAME", "Signature", "close_pool", "get_pool", "probe_frame", "set_pool"]

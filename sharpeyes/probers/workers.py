@@ -1,0 +1,195 @@
+"""A pool of worker processes whose jobs can be killed: hung or crashed work never takes the daemon down.
+
+``concurrent.futures.ProcessPoolExecutor`` cannot cancel a running job, and one crashed worker breaks the whole
+executor. Here each worker is one process with one pipe: a job that outlives its timeout gets its worker
+SIGKILLed and reaped, and a fresh worker takes its place; a worker that dies mid-job (a decoder crash) is
+replaced the same way. The caller sees :class:`JobTimeoutError` or :class:`WorkerCrashedError` and the pool stays at
+full strength. Workers are started by ``forkserver`` (never ``fork`` from a process with an event loop and
+threads), with the handler's module preloaded so a replacement is ready in milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class WorkerError(Exception):
+    """A job did not produce a result."""
+
+
+class JobTimeoutError(WorkerError):
+    """The job outlived its timeout; its worker was killed and replaced."""
+
+
+class PoolBusyError(JobTimeoutError):
+    """No worker became free within the job's time: the pool is overloaded (our capacity, not the camera)."""
+
+
+class WorkerCrashedError(WorkerError):
+    """The worker died during the job (a decoder crash); it was replaced."""
+
+
+def _serve(conn: multiprocessing.connection.Connection, handler_path: str) -> None:
+    """A worker's life: receive a job, run the handler, send back its result (or the exception's text)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
+    module_name, _, name = handler_path.rpartition(".")
+    handler: Callable[[Any], Any] = getattr(importlib.import_module(module_name), name)
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        try:
+            conn.send((True, handler(job)))
+        except Exception as exc:  # the handler's failure is the job's result, the worker lives on
+            conn.send((False, f"{type(exc).__name__}: {exc}"[:300]))
+
+
+@dataclass(slots=True, eq=False)
+class _Worker:
+    process: BaseProcess
+    conn: multiprocessing.connection.Connection
+
+
+class WorkerPool:
+    """``size`` worker processes running ``handler_path`` (``"package.module.function"``) on picklable jobs."""
+
+    def __init__(self, handler_path: str, size: int | None = None) -> None:
+        self.handler_path = handler_path
+        self.size = size or max(1, os.cpu_count() or 1)
+        self._ctx = multiprocessing.get_context("forkserver")
+        self._ctx.set_forkserver_preload([handler_path.rpartition(".")[0]])
+        self._idle: asyncio.Queue[_Worker] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._started: list[_Worker] = []
+        self._all: set[_Worker] = set()
+        self.replaced = 0
+        self._closed = False
+
+    def _spawn(self) -> _Worker:
+        parent, child = self._ctx.Pipe()
+        process = self._ctx.Process(
+            target=_serve, args=(child, self.handler_path), daemon=True, name="sharpeyes-worker"
+        )
+        process.start()
+        child.close()
+        worker = _Worker(process, parent)
+        self._all.add(worker)
+        return worker
+
+    def _queue(self) -> asyncio.Queue[_Worker]:
+        if self._closed:
+            raise RuntimeError("worker pool is closed")
+        loop = asyncio.get_running_loop()
+        if self._idle is None or self._loop is not loop:  # a queue belongs to one event loop
+            idle: asyncio.Queue[_Worker] = asyncio.Queue()
+            while self._idle is not None and not self._idle.empty():
+                idle.put_nowait(self._idle.get_nowait())
+            if self._idle is None:
+                self.start()
+                for worker in self._started:
+                    idle.put_nowait(worker)
+                self._started = []
+            self._idle, self._loop = idle, loop
+        return self._idle
+
+    def start(self) -> None:
+        """Start the workers now (else the first job starts them): the daemon calls this at startup so the
+        first probes do not pay for the forkserver and the imports."""
+        if self._idle is None and not self._started and not self._closed:
+            self._started = [self._spawn() for _ in range(self.size)]
+
+    @property
+    def alive(self) -> int:
+        """Workers whose process is running (the pool's health: ``alive == size`` when healthy)."""
+        return sum(1 for w in self._all if w.process.is_alive())
+
+    async def run(self, job: object, limit_s: float, run_s: float | None = None) -> Any:
+        """Run one job within ``limit_s`` seconds in all, of which at most ``run_s`` on the worker.
+
+        Waiting for a free worker is bounded by ``limit_s`` alone (:class:`PoolBusyError`); the job itself gets
+        ``run_s`` from the moment a worker takes it, so time spent queueing never makes a job look hung.
+        """
+        queue = self._queue()
+        loop = asyncio.get_running_loop()
+        limit_end = loop.time() + max(0.0, limit_s)
+        try:
+            async with asyncio.timeout_at(limit_end):
+                worker = await queue.get()
+        except TimeoutError:
+            raise PoolBusyError("no worker became free in time") from None
+        end = min(limit_end, loop.time() + run_s) if run_s is not None else limit_end
+        healthy = False
+        try:
+            result = await self._exchange(worker, job, end)
+            healthy = True
+        finally:
+            if healthy:
+                queue.put_nowait(worker)
+            else:
+                self._replace(worker)
+        ok, value = result
+        if not ok:
+            raise WorkerError(str(value))
+        return value
+
+    async def _exchange(self, worker: _Worker, job: object, end: float) -> tuple[bool, Any]:
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+        fd = worker.conn.fileno()
+
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(fd, wake)
+        try:
+            async with asyncio.timeout_at(end):
+                await asyncio.to_thread(worker.conn.send, job)
+                await ready
+                if not worker.process.is_alive() and not worker.conn.poll():
+                    raise WorkerCrashedError("worker died")
+                answer: tuple[bool, Any] = await asyncio.to_thread(worker.conn.recv)
+                return answer
+        except TimeoutError:
+            raise JobTimeoutError("job timed out; worker killed") from None
+        except (EOFError, OSError) as exc:
+            raise WorkerCrashedError(f"worker died ({type(exc).__name__})") from None
+        finally:
+            loop.remove_reader(fd)
+
+    def _replace(self, worker: _Worker) -> None:
+        """Kill and reap a worker that hung, crashed or was interrupted, and start a fresh one."""
+        self._kill(worker)
+        if not self._closed and self._idle is not None:
+            self.replaced += 1
+            self._idle.put_nowait(self._spawn())
+
+    def _kill(self, worker: _Worker) -> None:
+        self._all.discard(worker)
+        with contextlib.suppress(Exception):
+            worker.process.kill()
+        worker.process.join(timeout=5)
+        worker.conn.close()
+        if worker.process.exitcode not in (None, 0, -signal.SIGKILL):
+            log.warning("decode worker exited with %s; replaced", worker.process.exitcode)
+
+    def close(self) -> None:
+        """Stop every worker (kill and reap); idempotent."""
+        self._closed = True
+        for worker in list(self._all):
+            self._kill(worker)
+        self._idle, self._started = None, []

@@ -1,0 +1,81 @@
+"""The kill-able worker pool: hung and crashed jobs are killed and replaced, and the pool stays at strength."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from sharpeyes.probers.workers import JobTimeoutError, PoolBusyError, WorkerCrashedError, WorkerError, WorkerPool
+
+H = "tests.integration.worker_handlers"
+
+
+@pytest.fixture
+def pool_factory() -> Iterator[list[WorkerPool]]:
+    pools: list[WorkerPool] = []
+    yield pools
+    for pool in pools:
+        pool.close()
+        assert pool.alive == 0
+
+
+def _pool(pools: list[WorkerPool], handler: str, size: int = 2) -> WorkerPool:
+    pool = WorkerPool(f"{H}.{handler}", size)
+    pools.append(pool)
+    return pool
+
+
+async def test_jobs_run_and_return(pool_factory: list[WorkerPool]) -> None:
+    pool = _pool(pool_factory, "echo")
+    assert await pool.run({"a": b"x" * 100_000}, 30) == {"a": b"x" * 100_000}
+    assert pool.alive == 2
+
+
+async def test_hung_job_is_killed_within_its_time_and_replaced(pool_factory: list[WorkerPool]) -> None:
+    pool = _pool(pool_factory, "hang", size=1)
+    started = time.monotonic()
+    with pytest.raises(JobTimeoutError):
+        await pool.run("x", 0.5)
+    assert time.monotonic() - started < 0.5 + 2.0  # killing and reaping is quick
+    assert pool.replaced == 1
+    assert pool.alive == 1
+
+
+async def test_crashed_worker_is_replaced_and_the_next_job_runs(pool_factory: list[WorkerPool]) -> None:
+    pool = _pool(pool_factory, "crash", size=1)
+    with pytest.raises(WorkerCrashedError):
+        await pool.run("x", 30)
+    assert pool.replaced == 1
+    assert pool.alive == 1
+    with pytest.raises(WorkerCrashedError):  # and again: the replacement works (and crashes) the same way
+        await pool.run("x", 30)
+
+
+async def test_handler_exception_is_a_result_and_the_worker_lives(pool_factory: list[WorkerPool]) -> None:
+    pool = _pool(pool_factory, "fail", size=1)
+    with pytest.raises(WorkerError, match="ValueError: bad job"):
+        await pool.run("x", 30)
+    assert pool.replaced == 0
+
+
+async def test_workers_are_reused(pool_factory: list[WorkerPool]) -> None:
+    pool = _pool(pool_factory, "pid", size=1)
+    assert await pool.run(None, 30) == await pool.run(None, 30)
+
+
+async def test_queueing_does_not_count_against_the_jobs_own_time(pool_factory: list[WorkerPool]) -> None:
+    """A job that waited for a busy worker still gets its full run time: queueing never looks like a hang."""
+    pool = _pool(pool_factory, "nap", size=1)
+    first = asyncio.create_task(pool.run(0.6, 10, run_s=1.0))
+    await asyncio.sleep(0.05)
+    assert await pool.run(0.6, 10, run_s=1.0) == 0.6  # waited ~0.6 s, then ran 0.6 s < run_s
+    assert await first == 0.6
+    assert pool.replaced == 0
+    busy = asyncio.create_task(pool.run(1.0, 10, run_s=2.0))
+    await asyncio.sleep(0.05)
+    with pytest.raises(PoolBusyError):  # but waiting is bounded by the overall limit
+        await pool.run(0.1, 0.3, run_s=2.0)
+    assert await busy == 1.0
