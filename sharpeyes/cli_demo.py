@@ -33,6 +33,15 @@ import click
     help="Seconds between liveness probes of a camera.",
 )
 @click.option(
+    "--frame-interval",
+    "frame_interval_s",
+    type=click.FloatRange(5, 86400),
+    default=60.0,
+    show_default=True,
+    help="Seconds between frame-health probes of a camera.",
+)
+@click.option("--no-frame", is_flag=True, help="Leave frame health (picture diagnosis) out: liveness only.")
+@click.option(
     "--duration",
     "duration_s",
     type=click.FloatRange(min=0),
@@ -55,8 +64,8 @@ import click
     help="Simulated picture size: 180p, 360p, 720p, 1080p, WxH, or auto (each camera's registry "
     "resolution; the first start then encodes for minutes).",
 )
-def demo(port: int, control_port: int, interval_s: float, duration_s: float | None, keep_dir: bool, seed: int,
-         fault_share: float, size: str) -> None:  # fmt: skip
+def demo(port: int, control_port: int, interval_s: float, frame_interval_s: float, no_frame: bool,
+         duration_s: float | None, keep_dir: bool, seed: int, fault_share: float, size: str) -> None:  # fmt: skip
     """Run the demo: simulated cameras of a whole city with faults, and the daemon watching them.
 
     Prints the metrics URL, the API URL and the city's rates after every liveness sweep; Ctrl-C stops it.
@@ -66,7 +75,8 @@ def demo(port: int, control_port: int, interval_s: float, duration_s: float | No
 
     from sharpeyes.demo import DemoOptions, ensure_password, run_demo
 
-    options = DemoOptions(port=port, control_port=control_port, interval_s=interval_s, duration_s=duration_s,
+    options = DemoOptions(port=port, control_port=control_port, interval_s=interval_s,
+                          frame_interval_s=frame_interval_s, frame=not no_frame, duration_s=duration_s,
                           keep_dir=keep_dir, seed=seed, fault_share=fault_share, size=size)  # fmt: skip
     ensure_password()
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run would drown the summary

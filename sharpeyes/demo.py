@@ -22,6 +22,7 @@ import os
 import secrets
 import signal
 import socket
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from sharpeyes.errors import UserError
+from sharpeyes.probers.base import FaultCode
 from sharpeyes.rates import ALL, CameraStatus, GroupCounts, Ratio, compute_groups
 from sharpeyes.registry.inventory import Inventory
 from sharpeyes.settings import ProbeModule
@@ -47,12 +49,14 @@ PROBES_DIR = REPO / "probes"
 DEMO_FILES = ("districts.csv", "areas.csv", "cameras.csv")
 PASSWORD_ENV = "SHARPEYES_DEMO_PASSWORD"  # noqa: S105 (a variable name)
 LIVENESS_PROBER = "rtsp"
+FRAME_PROBER = "frame"
 TARGETS = {
     "public": {"coverage": 1.0, "connection": 1.0, "good_order": 0.98},
     "sector": {"coverage": 1.0, "connection": 1.0, "good_order": 0.95},
 }
 
 _ALWAYS_DOWN = frozenset({"offline", "blackhole", "auth_fail", "not_found", "malformed"})
+_NEEDS_REFERENCE = frozenset({FaultCode.SCENE_CHANGED, FaultCode.OCCLUDED})
 _DRIP_REPLY_BYTES = 100  # an RTSP reply is at least this long; dripped, it takes this many / rate seconds
 _RTSP_REPLIES = 3  # OPTIONS, DESCRIBE (401 challenge), DESCRIBE (200 with the SDP)
 
@@ -64,6 +68,8 @@ class DemoOptions:
     port: int = 9753
     control_port: int = 0
     interval_s: float = 20.0
+    frame_interval_s: float = 60.0
+    frame: bool = True
     duration_s: float | None = None
     keep_dir: bool = False
     seed: int = 7
@@ -97,25 +103,45 @@ def expected_up(fault: str | None, module: ProbeModule) -> bool:
     return True
 
 
+def expected_frame_faults(fault: str | None) -> tuple[FaultCode, ...] | None:
+    """What frame health should find on a live camera with this simulator fault (``None``: no verdict).
+
+    A picture fault is found as itself, except ``scene_changed`` and ``occluded``: both compare with a reference
+    picture, and the simulator shows the fault from the start, so the faulty picture becomes the reference.
+    ``no_media`` gives no picture to judge. (Whether the analysers find each fault is the frame-health tests' job.)
+    """
+    if fault is None:
+        return ()
+    name = fault.split(":")[0]
+    if name == "no_media":
+        return None
+    try:
+        code = FaultCode(name)
+    except ValueError:
+        return ()
+    return () if code in _NEEDS_REFERENCE else (code,)
+
+
 def expected_statuses(
-    inventory: Inventory, truth: Mapping[str, str | None], module: ProbeModule, now: float
+    inventory: Inventory, truth: Mapping[str, str | None], module: ProbeModule, now: float, *, frame: bool = False
 ) -> dict[str, CameraStatus]:
-    """Each served camera's status as the daemon should see it once every camera was probed once."""
+    """Each served camera's status as the daemon should see it once every camera was probed by every module."""
     out: dict[str, CameraStatus] = {}
     for cam in inventory.cameras:
         if cam.id not in truth:
             continue
         up = expected_up(truth[cam.id], module)
-        out[cam.id] = CameraStatus(up=up, stream_reached_at=now if up else None)
+        faults = expected_frame_faults(truth[cam.id]) if frame and up else None
+        out[cam.id] = CameraStatus(up=up, stream_reached_at=now if up else None, frame_faults=faults)
     return out
 
 
 def expected_groups(
-    inventory: Inventory, truth: Mapping[str, str | None], module: ProbeModule
+    inventory: Inventory, truth: Mapping[str, str | None], module: ProbeModule, *, frame: bool = False
 ) -> dict[tuple[str, str], GroupCounts]:
     """The counts of every scope × district the daemon must export for this fault assignment."""
     now = time.time()
-    return compute_groups(inventory, expected_statuses(inventory, truth, module, now), now)
+    return compute_groups(inventory, expected_statuses(inventory, truth, module, now, frame=frame), now)
 
 
 # --- the work directory ------------------------------------------------------------------------------------
@@ -137,16 +163,21 @@ def _prober_available(name: str) -> bool:
     return True
 
 
-def write_probe_modules(source: Path, target: Path, interval_s: float) -> list[ProbeModule]:
-    """Copy the repository's probe modules whose prober exists in this build; liveness runs every ``interval_s``."""
+def write_probe_modules(
+    source: Path, target: Path, interval_s: float, *, frame_interval_s: float | None = None
+) -> list[ProbeModule]:
+    """Copy the repository's probe modules whose prober exists in this build; liveness runs every ``interval_s``,
+    frame health every ``frame_interval_s`` (``None``: no frame health)."""
     from sharpeyes.config import load_probe_modules
 
     modules, _ = load_probe_modules(source)
     target.mkdir(parents=True, exist_ok=True)
     written = []
     for name, module in sorted(modules.items()):
-        if not _prober_available(module.prober):
+        if not _prober_available(module.prober) or (module.prober == FRAME_PROBER and frame_interval_s is None):
             continue
+        if module.prober == FRAME_PROBER and frame_interval_s is not None:
+            module = module.model_copy(update={"interval_s": frame_interval_s})
         if module.prober == LIVENESS_PROBER:
             timeout = min(module.timeout_s, max(1.0, interval_s * 0.8))
             module = module.model_copy(
@@ -265,6 +296,9 @@ class DemoRun:
             await self.control.cleanup()
         if self.fleet is not None:
             await self.fleet.stop()
+        frame = sys.modules.get("sharpeyes.probers.frame")
+        if frame is not None:  # its decode workers; the daemon does not stop them (see the report of issue 6)
+            await asyncio.to_thread(frame.close_pool)
 
 
 def _quiet_cancelled(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -307,7 +341,8 @@ async def _start(options: DemoOptions, run: DemoRun, stop: asyncio.Event, echo: 
 
     registry = demo_registry(options.demo_dir)
     inventory = await asyncio.to_thread(read_inventory, registry)
-    write_probe_modules(options.probes_dir, run.work / "probes", options.interval_s)
+    frame_interval = options.frame_interval_s if options.frame else None
+    write_probe_modules(options.probes_dir, run.work / "probes", options.interval_s, frame_interval_s=frame_interval)
     config_path = write_config(run.work, registry, options.port or free_port())
     raise_nofile(len(inventory.cameras) * 2 + 1024)
     fleet = run.fleet = _build_fleet(inventory, options)
@@ -369,8 +404,9 @@ def _print_banner(
     echo(f"fault mix: {len(faulty)} of {len(truth)} simulated cameras faulty: {mix}")
     modules = ", ".join(f"{m.name} every {m.interval_s:g} s" for m in rt.config.modules.values())
     echo(f"modules:   {modules}")
-    expected = expected_groups(inventory, truth, live)
-    echo("expected once every camera was probed (from the fault mix):")
+    frame = any(m.prober == FRAME_PROBER for m in rt.config.modules.values())
+    expected = expected_groups(inventory, truth, live, frame=frame)
+    echo("expected once every camera was probed by every module (from the fault mix):")
     echo(format_summary(expected, rt.config.targets))
     echo("Ctrl-C stops everything.")
 

@@ -10,12 +10,14 @@ from sharpeyes.demo import (
     DEMO_FILES,
     PROBES_DIR,
     TARGETS,
+    expected_frame_faults,
     expected_groups,
     expected_up,
     format_summary,
     write_config,
     write_probe_modules,
 )
+from sharpeyes.probers.base import FaultCode
 from sharpeyes.registry.io import read_inventory
 from sharpeyes.settings import ProbeModule
 from sharpeyes.sim.faults import CATALOGUE
@@ -39,8 +41,20 @@ def test_probe_modules_copied_with_the_demo_interval(tmp_path: Path) -> None:
     live = [m for m in loaded.values() if m.prober == "rtsp"]
     assert [m.interval_s for m in live] == [3.0]
     assert live[0].timeout_s <= 3.0 and live[0].read_timeout_s <= live[0].timeout_s
+    assert "frame" not in {m.prober for m in loaded.values()}
+    with_frame = write_probe_modules(PROBES_DIR, tmp_path / "probes2", 3.0, frame_interval_s=30.0)
+    assert [m.interval_s for m in with_frame if m.prober == "frame"] == [30.0]
     config = write_config(tmp_path, [DEMO_DIR / n for n in DEMO_FILES], 9999)
     assert "sqlite:///" in config.read_text() and "127.0.0.1" in config.read_text()
+
+
+def test_expected_frame_verdicts() -> None:
+    assert expected_frame_faults(None) == ()
+    assert expected_frame_faults("black") == (FaultCode.BLACK,)
+    assert expected_frame_faults("blur:0.5") == (FaultCode.BLUR,)
+    assert expected_frame_faults("scene_changed") == ()  # the changed scene becomes the reference
+    assert expected_frame_faults("no_media") is None
+    assert expected_frame_faults("lockout") == ()
 
 
 def test_summary_of_the_fault_mix_against_the_targets() -> None:
