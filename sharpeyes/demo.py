@@ -56,7 +56,6 @@ TARGETS = {
 }
 
 _ALWAYS_DOWN = frozenset({"offline", "blackhole", "auth_fail", "not_found", "malformed"})
-_NEEDS_REFERENCE = frozenset({FaultCode.SCENE_CHANGED, FaultCode.OCCLUDED})
 _DRIP_REPLY_BYTES = 100  # an RTSP reply is at least this long; dripped, it takes this many / rate seconds
 _RTSP_REPLIES = 3  # OPTIONS, DESCRIBE (401 challenge), DESCRIBE (200 with the SDP)
 
@@ -106,20 +105,21 @@ def expected_up(fault: str | None, module: ProbeModule) -> bool:
 def expected_frame_faults(fault: str | None) -> tuple[FaultCode, ...] | None:
     """What frame health should find on a live camera with this simulator fault (``None``: no verdict).
 
-    A picture fault is found as itself, except ``scene_changed`` and ``occluded``: both compare with a reference
-    picture, and the simulator shows the fault from the start, so the faulty picture becomes the reference.
-    ``no_media`` gives no picture to judge. (Whether the analysers find each fault is the frame-health tests' job.)
+    A picture fault is found as itself, except ``scene_changed``: it compares with a reference picture, and the
+    simulator shows the changed scene from the start, so it becomes the reference. ``no_media`` gives no
+    picture, which the daemon records as ``signal_loss``. Whether the analysers find each fault in the simulated
+    pictures is the frame-health tests' job; this is what they should find.
     """
     if fault is None:
         return ()
     name = fault.split(":")[0]
     if name == "no_media":
-        return None
+        return (FaultCode.SIGNAL_LOSS,)
     try:
         code = FaultCode(name)
     except ValueError:
         return ()
-    return () if code in _NEEDS_REFERENCE else (code,)
+    return () if code is FaultCode.SCENE_CHANGED else (code,)
 
 
 def expected_statuses(

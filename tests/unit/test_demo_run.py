@@ -53,7 +53,8 @@ def test_expected_frame_verdicts() -> None:
     assert expected_frame_faults("black") == (FaultCode.BLACK,)
     assert expected_frame_faults("blur:0.5") == (FaultCode.BLUR,)
     assert expected_frame_faults("scene_changed") == ()  # the changed scene becomes the reference
-    assert expected_frame_faults("no_media") is None
+    assert expected_frame_faults("no_media") == (FaultCode.SIGNAL_LOSS,)  # no picture: recorded as signal loss
+    assert expected_frame_faults("occluded") == (FaultCode.OCCLUDED,)
     assert expected_frame_faults("lockout") == ()
 
 
