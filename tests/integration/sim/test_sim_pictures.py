@@ -17,7 +17,7 @@ pytestmark = pytest.mark.timeout(120)
 
 @dataclass(frozen=True)
 class Stats:
-    """Simple statistics of the first frame, and of its change over one second (25 frames)."""
+    """Simple statistics of the first frame, and of its change over one second (25 frames), OSD band excluded."""
 
     mean: float
     std: float
@@ -34,7 +34,9 @@ class Stats:
 
 
 def stats(frames: list[Frame]) -> Stats:
-    first, later = frames[0], frames[25]
+    """Statistics below the OSD band (the clock is burnt in on top of every picture, faulty or not)."""
+    band = frames[0].shape[0] // 5
+    first, later = frames[0][band:], frames[25][band:]
     gray = cv2.cvtColor(first, cv2.COLOR_RGB2GRAY)
     rows = gray.mean(axis=1).astype(np.float32)
     trend = cv2.GaussianBlur(rows.reshape(-1, 1), (1, 31), 0).ravel()
@@ -72,7 +74,7 @@ def measured(sim_site: SimSite) -> dict[str, Stats]:
 def test_healthy_is_a_moving_textured_picture(measured: dict[str, Stats]) -> None:
     h = measured["healthy"]
     assert 30 < h.mean < 200 and h.std > 15
-    assert h.sharpness > 500
+    assert h.sharpness > 200
     assert h.change > 3  # pan + moving object
 
 
