@@ -73,13 +73,14 @@ def demo(port: int, control_port: int, interval_s: float, frame_interval_s: floa
     import asyncio
     import logging
 
-    from sharpeyes.demo import DemoOptions, ensure_password, run_demo
+    from sharpeyes.demo import DemoOptions, ensure_password, quiet_sim_noise, run_demo
 
     options = DemoOptions(port=port, control_port=control_port, interval_s=interval_s,
                           frame_interval_s=frame_interval_s, frame=not no_frame, duration_s=duration_s,
                           keep_dir=keep_dir, seed=seed, fault_share=fault_share, size=size)  # fmt: skip
     ensure_password()
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run would drown the summary
+    quiet_sim_noise()
     work = Path(tempfile.mkdtemp(prefix="sharpeyes-demo-"))
     try:
         asyncio.run(run_demo(options, work, lambda line: click.echo(line)))

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import importlib
 import json
+import logging
 import os
 import secrets
 import signal
@@ -307,6 +308,24 @@ def _quiet_cancelled(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -
     if isinstance(context.get("exception"), asyncio.CancelledError):
         return
     loop.default_exception_handler(context)
+
+
+class SimNoiseFilter(logging.Filter):
+    """Drops two log records the simulator's ``drip`` and ``slow`` cameras cause once a probe gave up on them:
+    asyncio's ``socket.send() raised exception.`` (writes to a closed RTSP connection, hundreds a minute) and
+    aiohttp's traceback for a dripped HTTP answer to a closed connection. Everything else passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "asyncio" and record.getMessage() == "socket.send() raised exception.":
+            return False
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (record.name == "aiohttp.server" and isinstance(exc, ConnectionResetError))
+
+
+def quiet_sim_noise() -> None:
+    """Install :class:`SimNoiseFilter` on the two loggers concerned."""
+    for name in ("asyncio", "aiohttp.server"):
+        logging.getLogger(name).addFilter(SimNoiseFilter())
 
 
 def ensure_password() -> None:

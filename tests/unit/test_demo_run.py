@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from sharpeyes.config import load_probe_modules
@@ -10,6 +11,7 @@ from sharpeyes.demo import (
     DEMO_FILES,
     PROBES_DIR,
     TARGETS,
+    SimNoiseFilter,
     expected_frame_faults,
     expected_groups,
     expected_up,
@@ -69,3 +71,17 @@ def test_summary_of_the_fault_mix_against_the_targets() -> None:
     assert g.online == g.in_service - 1
     assert f"connection {g.in_service - 1}/{g.in_service}" in lines[2]
     assert "(target 98%)" in lines[0] and "(target 95%)" in lines[1] and "target" not in lines[2]
+
+
+def test_sim_noise_filter_drops_only_the_two_known_records() -> None:
+    f = SimNoiseFilter()
+
+    def rec(name: str, msg: str, exc: BaseException | None = None) -> logging.LogRecord:
+        info = (type(exc), exc, None) if exc else None
+        return logging.LogRecord(name, logging.WARNING, __file__, 1, msg, None, info)
+
+    assert not f.filter(rec("asyncio", "socket.send() raised exception."))
+    assert not f.filter(rec("aiohttp.server", "Error handling request", ConnectionResetError("closing")))
+    assert f.filter(rec("asyncio", "Task was destroyed but it is pending!"))
+    assert f.filter(rec("aiohttp.server", "Error handling request", ValueError("x")))
+    assert f.filter(rec("sharpeyes.daemon", "socket.send() raised exception."))
