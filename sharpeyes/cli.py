@@ -64,3 +64,6 @@ main.add_command(_sim)
 from sharpeyes.cli_audit import audit  # noqa: E402
 
 main.add_command(audit)
+from sharpeyes.cli_demo import demo  # noqa: E402
+
+main.add_command(demo)
