@@ -61,3 +61,6 @@ main.add_command(run)
 from sharpeyes.cli_audit import audit  # noqa: E402
 
 main.add_command(audit)
+from sharpeyes.cli_baseline import baseline  # noqa: E402
+
+main.add_command(baseline)
