@@ -53,11 +53,14 @@ from sharpeyes.cli_config import config  # noqa: E402  (command modules register
 from sharpeyes.cli_probe import probe  # noqa: E402
 from sharpeyes.cli_registry import registry  # noqa: E402
 from sharpeyes.cli_run import run  # noqa: E402
+from sharpeyes.cli_sim import sim as _sim  # noqa: E402
 
 main.add_command(config)
 main.add_command(registry)
 main.add_command(probe)
 main.add_command(run)
+main.add_command(_sim)
+
 from sharpeyes.cli_audit import audit  # noqa: E402
 
 main.add_command(audit)
