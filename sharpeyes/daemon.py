@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import logging
 import signal
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -194,14 +195,11 @@ class Daemon:
                 log.error("final flush incomplete: %d transitions not written", len(rt.store.pending))
 
     async def _frame_ctx(self, app: web.Application) -> AsyncIterator[None]:
-        """With a ``frame`` module: the decode pool started now (the first probes do not pay for it) and the
-        signatures on the database; on stop, a bounded final flush and every worker process killed and reaped."""
+        """The frame signatures on the database (installed even without a ``frame`` module, so one added by a
+        reload finds them) and, with a ``frame`` module, the decode pool started now (the first probes do not pay
+        for it); on stop, a bounded final flush and every worker process killed and reaped."""
         rt = self.runtime
         assert rt is not None and self.engine is not None
-        if not any(m.prober == "frame" for m in rt.config.modules.values()):
-            yield
-            return
-        from sharpeyes.probers import frame
         from sharpeyes.quality import store as signature_store
 
         previous = signature_store.get_store()
@@ -211,7 +209,10 @@ class Daemon:
         await sigs.load()
         signature_store.set_store(sigs)
         rt.signatures = sigs
-        await asyncio.to_thread(frame.get_pool().start)
+        if any(m.prober == "frame" for m in rt.config.modules.values()):
+            from sharpeyes.probers import frame  # imported only when used: importing a prober registers it
+
+            await asyncio.to_thread(frame.get_pool().start)
         task = asyncio.create_task(sigs.run())
         try:
             yield
@@ -237,8 +238,9 @@ class Daemon:
 
 
 def _close_workers() -> None:
-    """Kill and reap the decode workers, then multiprocessing's helper processes (in a worker thread)."""
-    from sharpeyes.probers import frame
-
-    frame.close_pool()
+    """Kill and reap the decode workers (if the frame prober was ever loaded), then multiprocessing's helper
+    processes (in a worker thread)."""
+    frame = sys.modules.get("sharpeyes.probers.frame")
+    if frame is not None:
+        frame.close_pool()
     workers.stop_helpers()

@@ -6,8 +6,9 @@ the same (camera, kind) while an older one waits replaces it, so the backlog hol
 (camera, kind). While the database is down the in-memory store keeps working, failed batches are retried with
 a growing back-off and counted in :attr:`SignatureStats.errors`.
 
-Reference signatures follow the database: they are reloaded every ``refresh_s``, so a re-baseline by
-``sharpeyes baseline`` reaches a running daemon without a restart. The prober's own reference (the first
+Reference signatures follow the database: every ``refresh_s`` the ones updated lately (since the newest seen,
+less an overlap for writers' clock differences) are read again, so a re-baseline by ``sharpeyes baseline``
+reaches a running daemon without a restart, and a refresh costs only what changed. The prober's own reference (the first
 healthy view of a camera that had none) is written only if the table still has none, so it never overwrites
 an operator's baseline.
 """
@@ -22,10 +23,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from sharpeyes.quality.store import Kind, MemorySignatureStore
 from sharpeyes.registry import history
+from sharpeyes.registry.models import frame_signatures
+
+REFRESH_OVERLAP = dt.timedelta(minutes=10)
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +67,7 @@ class DatabaseSignatureStore:
         self.stats = SignatureStats()
         self.healthy = True
         self._last_refresh = 0.0
+        self._newest: dt.datetime | None = None
 
     async def get(self, camera_id: str, kind: Kind) -> bytes | None:
         return await self.memory.get(camera_id, kind)
@@ -81,22 +87,30 @@ class DatabaseSignatureStore:
         except Exception as exc:
             self._failed("load", exc)
             return False
-        for (camera_id, kind), data in rows.items():
+        for (camera_id, kind), (data, updated) in rows.items():
             if (camera_id, kind) not in self.pending:
                 await self.memory.put(camera_id, kind, data)
+            self._seen(updated)
         self._last_refresh = time.monotonic()
         return True
 
+    def _seen(self, updated: dt.datetime) -> None:
+        updated = updated if updated.tzinfo else updated.replace(tzinfo=dt.UTC)
+        if self._newest is None or updated > self._newest:
+            self._newest = updated
+
     async def refresh_references(self) -> bool:
-        """Take the table's reference signatures (an operator may have re-baselined cameras)."""
+        """Take the table's recently updated reference signatures (an operator may have re-baselined cameras)."""
+        since = self._newest - REFRESH_OVERLAP if self._newest is not None else None
         try:
-            rows = await asyncio.to_thread(_load_kind, self.engine, "reference")
+            rows = await asyncio.to_thread(_load_references, self.engine, since)
         except Exception as exc:
             self._failed("refresh", exc)
             return False
-        for camera_id, data in rows.items():
+        for camera_id, (data, updated) in rows.items():
             if (camera_id, "reference") not in self.pending:
                 await self.memory.put(camera_id, "reference", data)
+            self._seen(updated)
         self._last_refresh = time.monotonic()
         return True
 
@@ -147,18 +161,26 @@ class DatabaseSignatureStore:
 # --- database I/O (sync; run in a worker thread) ------------------------------------------------------
 
 
-def _load_all(engine: Engine) -> dict[tuple[str, Kind], bytes]:
-    out: dict[tuple[str, Kind], bytes] = {}
+def _load_all(engine: Engine) -> dict[tuple[str, Kind], tuple[bytes, dt.datetime]]:
+    t = frame_signatures
+    out: dict[tuple[str, Kind], tuple[bytes, dt.datetime]] = {}
     with engine.connect() as conn:
-        for kind in ("last", "reference"):
-            for camera_id, data in history.load_signatures(conn, kind).items():
-                out[(camera_id, kind)] = data
+        for camera_id, kind, data, updated in conn.execute(
+            sa.select(t.c.camera_id, t.c.kind, t.c.data, t.c.updated_at)
+        ):
+            if kind in ("last", "reference"):
+                out[(camera_id, kind)] = (bytes(data), updated)
     return out
 
 
-def _load_kind(engine: Engine, kind: Kind) -> Mapping[str, bytes]:
+def _load_references(engine: Engine, since: dt.datetime | None) -> dict[str, tuple[bytes, dt.datetime]]:
+    """Reference signatures updated at or after ``since`` (all when ``None``)."""
+    t = frame_signatures
+    q = sa.select(t.c.camera_id, t.c.data, t.c.updated_at).where(t.c.kind == "reference")
+    if since is not None:
+        q = q.where(t.c.updated_at >= since)
     with engine.connect() as conn:
-        return history.load_signatures(conn, kind)
+        return {camera_id: (bytes(data), updated) for camera_id, data, updated in conn.execute(q)}
 
 
 def _write(engine: Engine, batch: Mapping[tuple[str, Kind], bytes]) -> None:

@@ -84,3 +84,18 @@ async def test_pending_is_bounded_and_drops_are_counted(engine: Engine) -> None:
         await store.put(f"c{i}", "last", b"x")
     assert len(store.pending) == 3 and store.stats.dropped == 2
     assert await store.get("c0", "last") == b"x"  # memory still has it
+
+
+async def test_refresh_reads_only_recently_updated_references(engine: Engine) -> None:
+    db.upgrade(engine)
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        history.save_signature(conn, "c1", "reference", b"seen", now)
+    store = DatabaseSignatureStore(engine)
+    assert await store.load()
+    with engine.begin() as conn:  # written long before the newest seen: outside the overlap, not read again
+        history.save_signature(conn, "old", "reference", b"stale", now - dt.timedelta(days=1))
+        history.save_signature(conn, "c2", "reference", b"fresh", now + dt.timedelta(seconds=1))
+    assert await store.refresh_references()
+    assert await store.get("c2", "reference") == b"fresh"
+    assert await store.get("old", "reference") is None
