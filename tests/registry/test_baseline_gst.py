@@ -102,7 +102,10 @@ async def test_baseline_then_a_turned_camera_is_scene_changed(
         assert lines[-1] == "baseline: 2 ok, 2 failed, of 4 cameras"
         assert sorted(references(engine)) == ["cam-same", "cam-turned"]
 
-        only = baseline(db_url, probes, "cam-same")
+        config = tmp_path / "sharpeyes.yml"  # the daemon's config gives the database and the probe modules
+        config.write_text(f"database:\n  url: '{db_url}'\nprobes_dir: {probes}\n", encoding="utf-8")
+        argv = [sys.executable, "-m", "sharpeyes", "baseline", "cam-same", "--config", str(config)]
+        only = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False, cwd=ROOT)
         assert only.returncode == 0 and only.stdout.splitlines()[-1] == "baseline: 1 ok, 0 failed, of 1 cameras"
 
         # the daemon's view: references from the table; cam-turned now streams another pattern
