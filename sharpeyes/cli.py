@@ -49,21 +49,15 @@ def version() -> None:
     click.echo(f"sharpeyes {__version__}")
 
 
-from sharpeyes.cli_config import config  # noqa: E402  (command modules register at the bottom)
+# Command modules register at the bottom, so each lives in its own file.
+from sharpeyes.cli_audit import audit  # noqa: E402
+from sharpeyes.cli_baseline import baseline  # noqa: E402
+from sharpeyes.cli_config import config  # noqa: E402
+from sharpeyes.cli_demo import demo  # noqa: E402
 from sharpeyes.cli_probe import probe  # noqa: E402
 from sharpeyes.cli_registry import registry  # noqa: E402
 from sharpeyes.cli_run import run  # noqa: E402
 from sharpeyes.cli_sim import sim as _sim  # noqa: E402
 
-main.add_command(config)
-main.add_command(registry)
-main.add_command(probe)
-main.add_command(run)
-main.add_command(_sim)
-
-from sharpeyes.cli_audit import audit  # noqa: E402
-
-main.add_command(audit)
-from sharpeyes.cli_demo import demo  # noqa: E402
-
-main.add_command(demo)
+for _command in (config, registry, probe, run, _sim, audit, demo, baseline):
+    main.add_command(_command)

@@ -4,10 +4,13 @@
 :class:`~sharpeyes.runtime.Config` (run in a worker thread, at start and on every reload) and a
 ``target_for`` that turns a registered camera into a probe target with its resolved password.
 
-Start order: database schema → reload last states and today's roll-ups → writer loop → scheduler (the first
-sweep of every module starts at once) → ready. SIGHUP reloads like ``POST /-/reload``. Stop order (SIGTERM,
+Start order: database schema → reload last states and today's roll-ups → writer loop → (with a ``frame``
+module) the decode worker pool and the frame signatures from the database → scheduler (the first sweep of
+every module starts at once) → ready. SIGHUP reloads like ``POST /-/reload``. Stop order (SIGTERM,
 SIGINT, or :meth:`Daemon.stop`): not ready → scheduler stops (in-flight probes get ``shutdown_grace_s``, then
-are cancelled and counted) → final flush → HTTP server closed → engine disposed.
+are cancelled and counted) → frame signatures flushed, decode workers killed and reaped (with
+multiprocessing's forkserver and resource tracker, so no child process outlives the stop) → final flush →
+HTTP server closed → engine disposed.
 
 Shards (DESIGN.md §10): ``--shard K/N`` keeps the areas whose rendezvous hash falls to shard K, with all their
 cameras, so an area is never split and coverage stays exact when shards' aggregates are summed.
@@ -20,6 +23,7 @@ import contextlib
 import hashlib
 import logging
 import signal
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -28,9 +32,11 @@ from sqlalchemy import Engine
 
 from sharpeyes.errors import UserError
 from sharpeyes.exporter.app import ApiOptions, make_app, reload_config, serve
+from sharpeyes.probers import workers
 from sharpeyes.redact import Secret
 from sharpeyes.registry import db
 from sharpeyes.registry.inventory import Inventory
+from sharpeyes.registry.signatures import DatabaseSignatureStore
 from sharpeyes.results import ResultStore, StoreWriter
 from sharpeyes.runtime import Config, Runtime
 from sharpeyes.scheduler import Limits, Scheduler, TargetFor
@@ -91,6 +97,8 @@ class DaemonOptions:
     final_flush_s: float = 10.0
     sqlite_synchronous: db.SqliteSync = "FULL"
     busy_timeout_ms: int = db.BUSY_TIMEOUT_MS
+    signature_flush_s: float = 2.0
+    signature_refresh_s: float = 60.0
 
 
 class Daemon:
@@ -103,6 +111,7 @@ class Daemon:
         self.runtime: Runtime | None = None
         self.scheduler: Scheduler | None = None
         self.engine: Engine | None = None
+        self.signatures: DatabaseSignatureStore | None = None
         self._runner: web.AppRunner | None = None
         self._signal_tasks: set[asyncio.Future[dict[str, object]]] = set()
         self.port = 0
@@ -121,7 +130,7 @@ class Daemon:
         sched = self.scheduler = Scheduler(rt, limits=self.options.limits, target_for=self.target_for)
         api = ApiOptions(probe=sched.probe_now, reload=self._reload, token=self.options.token,
                          on_reloaded=self._reloaded)  # fmt: skip
-        app = make_app(rt, api, [self._writer_ctx, self._scheduler_ctx])
+        app = make_app(rt, api, [self._writer_ctx, self._frame_ctx, self._scheduler_ctx])
         self._runner, self.port = await serve(app, self.options.host, self.options.port)
         log.info("sharpeyes listening on http://%s:%d (%d cameras, %d modules)", self.options.host, self.port,
                  len(config.inventory.cameras), len(config.modules))  # fmt: skip
@@ -185,6 +194,37 @@ class Daemon:
             if not ok:
                 log.error("final flush incomplete: %d transitions not written", len(rt.store.pending))
 
+    async def _frame_ctx(self, app: web.Application) -> AsyncIterator[None]:
+        """The frame signatures on the database (installed even without a ``frame`` module, so one added by a
+        reload finds them) and, with a ``frame`` module, the decode pool started now (the first probes do not pay
+        for it); on stop, a bounded final flush and every worker process killed and reaped."""
+        rt = self.runtime
+        assert rt is not None and self.engine is not None
+        from sharpeyes.quality import store as signature_store
+
+        previous = signature_store.get_store()
+        sigs = self.signatures = DatabaseSignatureStore(
+            self.engine, interval_s=self.options.signature_flush_s, refresh_s=self.options.signature_refresh_s
+        )
+        await sigs.load()
+        signature_store.set_store(sigs)
+        rt.signatures = sigs
+        if any(m.prober == "frame" for m in rt.config.modules.values()):
+            from sharpeyes.probers import frame  # imported only when used: importing a prober registers it
+
+            await asyncio.to_thread(frame.get_pool().start)
+        task = asyncio.create_task(sigs.run())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await sigs.close(self.options.final_flush_s)
+            signature_store.set_store(previous)
+            rt.signatures = None
+            await asyncio.to_thread(_close_workers)
+
     async def _scheduler_ctx(self, app: web.Application) -> AsyncIterator[None]:
         rt, sched = self.runtime, self.scheduler
         assert rt is not None and sched is not None
@@ -195,3 +235,12 @@ class Daemon:
         finally:
             rt.ready = False
             await sched.stop()
+
+
+def _close_workers() -> None:
+    """Kill and reap the decode workers (if the frame prober was ever loaded), then multiprocessing's helper
+    processes (in a worker thread)."""
+    frame = sys.modules.get("sharpeyes.probers.frame")
+    if frame is not None:
+        frame.close_pool()
+    workers.stop_helpers()

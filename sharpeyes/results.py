@@ -10,6 +10,11 @@ States of one (camera, module):
 - ``fault``: the camera answered but what it showed is wrong (a frame fault, a clock skew);
 - ``down``: any other failure of the camera (refused, timeout, auth, no media …).
 
+A transition records why: the result's reason, except for a frame fault, which records its primary fault code
+(:func:`transition_reason`: the first of the result's faults in :class:`FaultCode` order, a closed set), so the
+audit reports faults by code. A change of primary code while the camera stays faulty is recorded too, as a
+``fault`` → ``fault`` transition (at most one per probe; the time-weighted rates are unaffected).
+
 A result with reason ``internal`` (our failure) or ``locked_out_backoff`` (we did not probe) keeps the
 previous state: it says nothing about the camera. The first state ever seen is a transition from
 ``unknown``.
@@ -58,6 +63,7 @@ _REACHED_AFTER: Mapping[str, frozenset[Phase]] = {
 """Failures in these phases still prove the stream was reached (DESCRIBE answered / stream URI resolved)."""
 
 _NO_PICTURE = frozenset({Reason.NO_MEDIA, Reason.DECODE_ERROR})
+_FAULT_ORDER: Mapping[FaultCode, int] = {code: i for i, code in enumerate(FaultCode)}
 
 PROBE_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -81,6 +87,14 @@ def derive_state(result: ProbeResult) -> State | None:
     return State.DOWN
 
 
+def transition_reason(result: ProbeResult) -> str:
+    """The reason a transition records: a frame fault's primary code (first in :class:`FaultCode` order, which
+    puts causes before their symptoms), else the result's reason (``frame_fault`` for one without codes)."""
+    if result.reason is Reason.FRAME_FAULT and result.faults:
+        return min(result.faults, key=_FAULT_ORDER.__getitem__).value
+    return result.reason.value
+
+
 def utc(ts: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(ts, dt.UTC)
 
@@ -101,6 +115,8 @@ class Latest:
 
     state: str = UNKNOWN
     since: float | None = None
+    reason: str | None = None
+    """The reason recorded with the last transition (for a fault: its primary code)."""
     result: ProbeResult | None = None
     last_at: float | None = None
     last_success: float | None = None
@@ -191,10 +207,15 @@ class ResultStore:
 
     def _maybe_transition(self, result: ProbeResult, entry: Latest, end: float) -> Transition | None:
         state = derive_state(result)
-        if state is None or state.value == entry.state:
+        if state is None:
             return None
-        tr = Transition(result.camera_id, result.module, entry.state, state.value, result.reason.value, utc(end))
-        entry.state, entry.since = state.value, end
+        reason = transition_reason(result)
+        if state.value == entry.state and (state is not State.FAULT or reason == entry.reason):
+            return None
+        tr = Transition(result.camera_id, result.module, entry.state, state.value, reason, utc(end))
+        if state.value != entry.state:
+            entry.since = end
+        entry.state, entry.reason = state.value, reason
         self._enqueue(tr)
         return tr
 
@@ -284,14 +305,15 @@ class ResultStore:
 
     # --- restart -----------------------------------------------------------------------------------
 
-    def restore(self, last_states: Mapping[tuple[str, str], tuple[str, dt.datetime]], rollups: RollupRows) -> None:
-        """Reload the last recorded state per (camera, module) and today's roll-ups after a restart."""
-        for (cid, module), (state, at) in last_states.items():
+    def restore(self, last_states: LastStates, rollups: RollupRows) -> None:
+        """Reload the last recorded state (and its reason) per (camera, module) and today's roll-ups after a
+        restart."""
+        for (cid, module), (state, at, reason) in last_states.items():
             entry = self.latest.get((cid, module))
             if entry is None:
                 entry = self.latest[(cid, module)] = Latest()
                 self.by_camera[cid][module] = entry
-            entry.state, entry.since = state, _as_utc(at).timestamp()
+            entry.state, entry.since, entry.reason = state, _as_utc(at).timestamp(), reason
         for (cid, module, day), roll in rollups.items():
             self.rollups[(cid, module, day)] = roll
 
@@ -324,6 +346,8 @@ class ResultStore:
 
 
 RollupRows = Mapping[tuple[str, str, dt.date], Rollup]
+LastStates = Mapping[tuple[str, str], tuple[str, dt.datetime, str]]
+"""(camera, module) → the last recorded transition's state, time and reason."""
 
 
 def _fields(r: Rollup) -> dict[str, Any]:
@@ -345,18 +369,18 @@ def write_batch(engine: Engine, transitions: Sequence[Transition], rolls: Rollup
         history.upsert_rollups(conn, [history.Rollup(c, m, d, **_fields(r)) for (c, m, d), r in rolls.items()])
 
 
-def load_state(engine: Engine, today: dt.date) -> tuple[dict[tuple[str, str], tuple[str, dt.datetime]], RollupRows]:
-    """The last recorded state per (camera, module), and today's roll-ups."""
+def load_state(engine: Engine, today: dt.date) -> tuple[LastStates, RollupRows]:
+    """The last recorded state (with its time and reason) per (camera, module), and today's roll-ups."""
     t = tables.transitions
     last = (
         select(t.c.camera_id, t.c.module, func.max(t.c.at).label("at")).group_by(t.c.camera_id, t.c.module).subquery()
     )
-    q = select(t.c.camera_id, t.c.module, t.c.to_state, t.c.at).join(
+    q = select(t.c.camera_id, t.c.module, t.c.to_state, t.c.at, t.c.reason).join(
         last, (t.c.camera_id == last.c.camera_id) & (t.c.module == last.c.module) & (t.c.at == last.c.at)
     )
     r = tables.daily_rollups
     with engine.connect() as conn:
-        states = {(row.camera_id, row.module): (row.to_state, row.at) for row in conn.execute(q)}
+        states = {(row.camera_id, row.module): (row.to_state, row.at, row.reason) for row in conn.execute(q)}
         rolls = {
             (row.camera_id, row.module, row.day): Rollup(row.seconds_up, row.seconds_known, row.probes, row.failures)
             for row in conn.execute(select(r).where(r.c.day == today))

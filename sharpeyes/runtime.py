@@ -15,6 +15,7 @@ from types import MappingProxyType
 
 from sharpeyes.rates import RateOptions
 from sharpeyes.registry.inventory import Inventory
+from sharpeyes.registry.signatures import DatabaseSignatureStore
 from sharpeyes.results import ResultStore, StoreWriter
 from sharpeyes.settings import ProbeModule
 
@@ -74,6 +75,7 @@ class Runtime:
     last_reload_error: str = ""
     ready: bool = False
     writer: StoreWriter | None = None
+    signatures: DatabaseSignatureStore | None = None
 
     @property
     def storage_ok(self) -> bool:

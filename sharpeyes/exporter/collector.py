@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 
 from sharpeyes.rates import ALL, CameraStatus, GroupCounts, compute_groups, judge_camera
 from sharpeyes.registry.inventory import Camera, Inventory
+from sharpeyes.registry.signatures import DatabaseSignatureStore
 from sharpeyes.runtime import Config, Runtime
 
 CACHED = " Value from the daemon's own probe schedule (cached), not probed at scrape time."
@@ -194,6 +195,8 @@ class SharpeyesCollector(Collector):
         yield GaugeMetricFamily(
             "sharpeyes_storage_pending", "Transitions waiting to be written.", value=len(rt.store.pending)
         )
+        if rt.signatures is not None:
+            yield from _signature_metrics(rt.signatures)
         if c.last_flush_ok is not None:
             yield GaugeMetricFamily(
                 "sharpeyes_storage_last_success_timestamp_seconds",
@@ -364,3 +367,15 @@ def _targets(targets: Mapping[str, Mapping[str, float]]) -> Metric:
         for rate, value in sorted(rates.items()):
             fam.add_metric([scope, rate], value)
     return fam
+
+
+def _signature_metrics(store: DatabaseSignatureStore) -> Iterator[Metric]:
+    """The frame signatures' write-behind: failed database operations, and what waits to be written."""
+    yield CounterMetricFamily(
+        "sharpeyes_frame_signature_errors",
+        "Failed reads or writes of frame signatures in the database (the in-memory copy keeps working).",
+        value=store.stats.errors,
+    )
+    yield GaugeMetricFamily(
+        "sharpeyes_frame_signatures_pending", "Frame signatures waiting to be written.", value=len(store.pending)
+    )

@@ -193,3 +193,26 @@ class WorkerPool:
         for worker in list(self._all):
             self._kill(worker)
         self._idle, self._started = None, []
+
+
+def stop_helpers() -> None:
+    """Stop multiprocessing's forkserver and resource tracker, the helper processes behind every pool.
+
+    For the daemon's shutdown, once every pool is closed: without it they live until the interpreter exits, so
+    the daemon would still have children after :meth:`~sharpeyes.daemon.Daemon.stop`. A later pool starts
+    them again. Uses the standard library's own stop hooks (present in 3.11 to 3.13), if there.
+    """
+    import multiprocessing.forkserver
+    import multiprocessing.resource_tracker
+
+    for module, name in (
+        (multiprocessing.forkserver, "_forkserver"),
+        (multiprocessing.resource_tracker, "_resource_tracker"),
+    ):
+        helper: Any = getattr(module, name, None)
+        stop: Callable[[], None] | None = getattr(helper, "_stop", None)
+        if stop is not None:
+            try:
+                stop()
+            except Exception as exc:  # a helper already gone is fine; anything else is worth a line
+                log.warning("could not stop %s: %s", name.strip("_"), type(exc).__name__)

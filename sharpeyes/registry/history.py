@@ -97,9 +97,15 @@ def upsert_rollups(conn: Connection, items: Sequence[Rollup]) -> None:
     conn.execute(stmt, rows)
 
 
-def save_signature(conn: Connection, camera_id: str, kind: str, data: bytes, at: dt.datetime) -> None:
-    """Store a camera's ``last`` or ``reference`` frame signature, replacing the previous one."""
+def save_signature(
+    conn: Connection, camera_id: str, kind: str, data: bytes, at: dt.datetime, *, replace: bool = True
+) -> None:
+    """Store a camera's ``last`` or ``reference`` frame signature, replacing the previous one (or, with
+    ``replace=False``, keeping it: the daemon's automatic first reference never overwrites a baseline)."""
     stmt = _insert(conn, frame_signatures).values(camera_id=camera_id, kind=kind, data=data, updated_at=at)
+    if not replace:
+        conn.execute(stmt.on_conflict_do_nothing(index_elements=["camera_id", "kind"]))
+        return
     stmt = stmt.on_conflict_do_update(
         index_elements=["camera_id", "kind"], set_={"data": stmt.excluded.data, "updated_at": stmt.excluded.updated_at}
     )
