@@ -131,7 +131,9 @@ def list_command(db_url: str, fmt: str) -> None:
 
 @registry.command("export")
 @db_option
-@click.option("--format", "fmt", type=click.Choice(["csv", "yaml", "json"]), default="yaml", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "yaml", "json", "file-sd"]), default="yaml", show_default=True
+)
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -139,8 +141,12 @@ def list_command(db_url: str, fmt: str) -> None:
 )
 @click.option("--kind", type=click.Choice(KINDS), help="csv only: write just this kind to --out or stdout.")
 @click.option("--bom", is_flag=True, help="csv files only: start with a UTF-8 BOM (for Excel).")
-def export_command(db_url: str, fmt: str, out: Path | None, kind: str | None, bom: bool) -> None:
-    """Write the registry as CSV, YAML or JSON (the same formats import reads)."""
+@click.option("--module", "modules", multiple=True, help="file-sd only: label the targets with this probe module.")
+def export_command(
+    db_url: str, fmt: str, out: Path | None, kind: str | None, bom: bool, modules: tuple[str, ...]
+) -> None:
+    """Write the registry as CSV, YAML or JSON (the same formats import reads), or as Prometheus file_sd
+    targets for /probe (file-sd)."""
     with database(db_url) as engine:
         inventory = load_inventory(engine)
     if fmt == "csv" and kind is None:
@@ -151,7 +157,9 @@ def export_command(db_url: str, fmt: str, out: Path | None, kind: str | None, bo
         return
     if kind is not None and fmt != "csv":
         raise UserError(f"export --kind: only with --format csv (got --format {fmt})")
-    text = _render(inventory, fmt, kind)
+    if modules and fmt != "file-sd":
+        raise UserError(f"export --module: only with --format file-sd (got --format {fmt})")
+    text = _render(inventory, fmt, kind, modules)
     if out is None:
         click.echo(text, nl=False)
     else:
@@ -159,7 +167,11 @@ def export_command(db_url: str, fmt: str, out: Path | None, kind: str | None, bo
         click.echo(f"wrote {out}")
 
 
-def _render(inventory: Inventory, fmt: str, kind: str | None) -> str:
+def _render(inventory: Inventory, fmt: str, kind: str | None, modules: tuple[str, ...] = ()) -> str:
+    if fmt == "file-sd":  # Prometheus file_sd targets for /probe (sharpeyes.exporter.file_sd)
+        from sharpeyes.exporter.file_sd import to_file_sd
+
+        return to_file_sd(inventory, modules)
     for known in KINDS:
         if kind == known:
             return to_csv(inventory, known)

@@ -5,9 +5,9 @@
 ``target_for`` that turns a registered camera into a probe target with its resolved password.
 
 Start order: database schema → reload last states and today's roll-ups → writer loop → scheduler (the first
-sweep of every module starts at once) → ready. Stop order (SIGTERM/SIGINT, or :meth:`Daemon.stop`): not ready
-→ scheduler stops (in-flight probes get ``shutdown_grace_s``, then are cancelled and counted) → final flush →
-HTTP server closed → engine disposed.
+sweep of every module starts at once) → ready. SIGHUP reloads like ``POST /-/reload``. Stop order (SIGTERM,
+SIGINT, or :meth:`Daemon.stop`): not ready → scheduler stops (in-flight probes get ``shutdown_grace_s``, then
+are cancelled and counted) → final flush → HTTP server closed → engine disposed.
 
 Shards (DESIGN.md §10): ``--shard K/N`` keeps the areas whose rendezvous hash falls to shard K, with all their
 cameras, so an area is never split and coverage stays exact when shards' aggregates are summed.
@@ -27,7 +27,7 @@ from aiohttp import web
 from sqlalchemy import Engine
 
 from sharpeyes.errors import UserError
-from sharpeyes.exporter.app import ApiOptions, make_app, serve
+from sharpeyes.exporter.app import ApiOptions, make_app, reload_config, serve
 from sharpeyes.redact import Secret
 from sharpeyes.registry import db
 from sharpeyes.registry.inventory import Inventory
@@ -104,6 +104,7 @@ class Daemon:
         self.scheduler: Scheduler | None = None
         self.engine: Engine | None = None
         self._runner: web.AppRunner | None = None
+        self._signal_tasks: set[asyncio.Future[dict[str, object]]] = set()
         self.port = 0
 
     async def start(self) -> int:
@@ -140,14 +141,22 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self._reload_on_signal)
         try:
             await self.start()
             await stop.wait()
             log.info("stopping")
         finally:
             await self.stop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
+
+    def _reload_on_signal(self) -> None:
+        """SIGHUP (systemd ``ExecReload``): the same atomic reload as ``POST /-/reload``."""
+        if self._runner is not None:
+            task = asyncio.ensure_future(reload_config(self._runner.app))
+            self._signal_tasks.add(task)
+            task.add_done_callback(self._signal_tasks.discard)
 
     async def _reload(self) -> Config:
         return await asyncio.to_thread(self.load)

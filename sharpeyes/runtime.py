@@ -42,6 +42,7 @@ class SweepStats:
     outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     recent_lags: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
     overrun_sweeps_pending: int = 0
+    retries: int = 0
     last_duration_s: float | None = None
     last_lag_s: float | None = None
     max_lag_s: float = 0.0

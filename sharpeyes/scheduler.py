@@ -6,6 +6,9 @@ offset into the interval from a hash of (module, camera), so load is smooth and 
 same phase every time. Offsets lie in the first 90 % of ``[0, interval − timeout − margin)`` so that every
 probe that starts on time ends before the next sweep.
 
+A failure that may be transient (``timeout``, ``unreachable``, ``protocol``) is retried ``retries`` times after
+a jittered pause if the slot's start-by allows; only the final result is recorded (retries are counted).
+
 Limits: ``per_host`` probes at a time per host (default one: an NVR's channels, a camera's streams), then a
 global concurrency limit (host first, so a busy host never holds a global permit while it waits). Each probe
 runs under ``run_probe`` with its module's total deadline on the monotonic clock.
@@ -23,9 +26,11 @@ in :class:`~sharpeyes.runtime.SweepStats`: ``ok``, ``failure`` or ``skipped`` wi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import logging
+import random
 import time
 import weakref
 from collections.abc import Callable
@@ -43,6 +48,9 @@ from sharpeyes.settings import ProbeModule
 log = logging.getLogger(__name__)
 
 TargetFor = Callable[[Camera], ProbeTarget]
+
+RETRYABLE = frozenset({Reason.TIMEOUT, Reason.UNREACHABLE, Reason.PROTOCOL})
+"""Failures worth one quick retry (transient on a busy network); never ``auth`` (cameras lock out)."""
 
 
 def slot_offset(module: str, camera_id: str, spread_s: float) -> float:
@@ -68,6 +76,8 @@ class Limits:
     concurrency: int = 256
     per_host: int = 1
     shutdown_grace_s: float = 5.0
+    retries: int = 1
+    retry_jitter_s: tuple[float, float] = (0.2, 1.0)
 
 
 class Scheduler:
@@ -87,6 +97,8 @@ class Scheduler:
         self._sweeps: set[asyncio.Task[object]] = set()
         self._last_sweep_start: dict[str, float] = {}
         self._fractions: dict[tuple[str, str], float] = {}
+        self._running: set[str] = set()
+        self._watchdog_task: asyncio.Task[None] | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
@@ -94,6 +106,7 @@ class Scheduler:
         """Schedule every module (first sweep now) and start the APScheduler loop."""
         self.apply_config()
         self._sched.start()
+        self._watchdog_task = asyncio.create_task(self._watchdog())
 
     def apply_config(self) -> None:
         """Match the jobs to the runtime's current modules (after a reload): add, re-time, remove."""
@@ -119,6 +132,10 @@ class Scheduler:
         if self._sched.running:
             self._sched.pause()
         self._stopping.set()
+        if self._watchdog_task is not None:
+            self._watchdog_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog_task
         if self._probing:
             await asyncio.wait(set(self._probing), timeout=self.limits.shutdown_grace_s)
         for task in list(self._slots):
@@ -130,6 +147,23 @@ class Scheduler:
         if self._sched.running:
             self._sched.shutdown(wait=False)
 
+    async def _watchdog(self) -> None:
+        """APScheduler times jobs on the wall clock: stepped back an hour, it would wait an hour. On the
+        monotonic clock, a module whose last sweep started more than two intervals ago, with none running,
+        is started now (RELIABILITY.md T1); the slots in between are counted as missed by that sweep."""
+        while not self._stopping.is_set():
+            modules = self.runtime.config.modules
+            await asyncio.sleep(max(0.5, min((m.interval_s for m in modules.values()), default=1.0) / 2))
+            now = time.monotonic()
+            for name, module in self.runtime.config.modules.items():
+                last = self._last_sweep_start.get(name)
+                if last is None or name in self._running or now - last <= 2 * module.interval_s:
+                    continue
+                job = self._sched.get_job(name)
+                if job is not None and not self._stopping.is_set():
+                    log.warning("module %s: no sweep for %.0f s (wall clock stepped?); starting one", name, now - last)
+                    job.modify(next_run_time=dt.datetime.now(dt.UTC))
+
     # --- sweeps ----------------------------------------------------------------------------------------
 
     def _stats(self, module: str) -> SweepStats:
@@ -140,9 +174,11 @@ class Scheduler:
         this = asyncio.current_task()
         if this is not None:
             self._sweeps.add(this)
+        self._running.add(name)
         try:
             await self._run_sweep(name)
         finally:
+            self._running.discard(name)
             if this is not None:
                 self._sweeps.discard(this)
 
@@ -260,6 +296,32 @@ class Scheduler:
     async def _acquire_and_probe(
         self, cam: Camera, module: ProbeModule, slot_at: float, start_by: float, lags: list[float]
     ) -> str:
+        result = await self._attempt(cam, module, start_by, slot_at, lags)
+        retries = self.limits.retries
+        while isinstance(result, ProbeResult) and result.reason in RETRYABLE and retries > 0:
+            # a transient failure (lost packet, busy camera): once more after a jittered pause, if there is
+            # still time before the slot's start-by, so that one glitch is not recorded as an outage
+            retries -= 1
+            pause = random.uniform(*self.limits.retry_jitter_s)
+            if time.monotonic() + pause >= start_by:
+                break
+            await asyncio.sleep(pause)
+            retry = await self._attempt(cam, module, start_by, None, lags)
+            if not isinstance(retry, ProbeResult):
+                break
+            self._stats(module.name).retries += 1
+            result = retry
+        if not isinstance(result, ProbeResult):
+            return result
+        self.runtime.store.record(result)
+        if result.reason is Reason.LOCKED_OUT_BACKOFF:
+            return "backoff"  # the prober did not touch the camera (repeated auth failures): a skip
+        return "ok" if result.ok else "failure"
+
+    async def _attempt(
+        self, cam: Camera, module: ProbeModule, start_by: float, slot_at: float | None, lags: list[float]
+    ) -> ProbeResult | str:
+        """Take the host's permit then a global one (by ``start_by``) and probe: a result, or a skip reason."""
         host_lock = self._host(cam.host)
         try:
             async with asyncio.timeout(max(0.0, start_by - time.monotonic())):
@@ -274,17 +336,14 @@ class Scheduler:
         try:
             if self._stopping.is_set():
                 return "shutdown"
-            lag = max(0.0, time.monotonic() - slot_at)
-            lags.append(lag)
-            self._stats(module.name).recent_lags.append(lag)
-            result = await self._probe_tracked(cam, module)
+            if slot_at is not None:
+                lag = max(0.0, time.monotonic() - slot_at)
+                lags.append(lag)
+                self._stats(module.name).recent_lags.append(lag)
+            return await self._probe_tracked(cam, module)
         finally:
             self._global.release()
             host_lock.release()
-        self.runtime.store.record(result)
-        if result.reason is Reason.LOCKED_OUT_BACKOFF:
-            return "backoff"  # the prober did not touch the camera (repeated auth failures): a skip
-        return "ok" if result.ok else "failure"
 
     async def _probe_tracked(self, cam: Camera, module: ProbeModule) -> ProbeResult:
         """Run the probe as a task the shutdown can wait for (and cancel after the grace period)."""

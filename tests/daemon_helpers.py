@@ -39,12 +39,13 @@ def live_module(interval: float = 1.0) -> ProbeModule:
 
 
 def tcp_city(ports: list[int]) -> Inventory:
-    """One camera per port, two per area, all in one district under the city."""
+    """One camera per port, two per area, all in one district under the city. Each camera has its own
+    loopback host (so per-host limits do not serialise them); the listener is on 127.0.0.1."""
     districts = (District("C", "city", DistrictLevel.CITY), District("D", "d", DistrictLevel.DISTRICT, "C"))
     n_areas = (len(ports) + 1) // 2
     areas = tuple(Area(f"a{i}", f"a{i}", "D", Scope.PUBLIC, "square", 1) for i in range(n_areas))
     cameras = tuple(
-        Camera(f"c{i}", f"cam {i}", f"a{i // 2}", "127.0.0.1", rtsp_url=f"rtsp://127.0.0.1:{port}/s")
+        Camera(f"c{i}", f"cam {i}", f"a{i // 2}", f"127.0.0.{i % 250 + 1}", rtsp_url=f"rtsp://127.0.0.1:{port}/s")
         for i, port in enumerate(ports)
     )
     return Inventory(districts, areas, cameras)

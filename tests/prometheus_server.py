@@ -24,13 +24,21 @@ def free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def prometheus(
-    tmp: Path, targets: Sequence[str], *, metrics_path: str = "/metrics", config: str | None = None
+    tmp: Path,
+    targets: Sequence[str],
+    *,
+    metrics_path: str = "/metrics",
+    extra_jobs: str = "",
+    config: str | None = None,
 ) -> AsyncIterator[str]:
-    """A Prometheus scraping ``targets`` (host:port) every second; yields its base URL; killed on exit.
+    """A Prometheus scraping ``targets`` (host:port) every second (plus ``extra_jobs``, YAML list items under
+    ``scrape_configs``); yields its base URL; killed on exit.
 
-    ``config``: a whole prometheus.yml to use instead (``targets`` and ``metrics_path`` are then ignored).
+    ``config``: a whole prometheus.yml to use instead (``targets``, ``metrics_path`` and ``extra_jobs`` are then
+    ignored).
     """
     port = free_port()
+    tmp.mkdir(parents=True, exist_ok=True)
     cfg = tmp / "prometheus.yml"
     quoted = ", ".join(f"'{t}'" for t in targets)
     cfg.write_text(
@@ -39,7 +47,7 @@ async def prometheus(
         else "global: {scrape_interval: 1s, scrape_timeout: 900ms, evaluation_interval: 1s}\n"
         "scrape_configs:\n"
         f"  - job_name: sharpeyes\n    metrics_path: '{metrics_path}'\n"
-        f"    static_configs: [{{targets: [{quoted}]}}]\n"
+        f"    static_configs: [{{targets: [{quoted}]}}]\n" + extra_jobs
     )
     log = (tmp / "prometheus.log").open("wb")
     proc = subprocess.Popen(

@@ -139,28 +139,38 @@ async def _ready(request: web.Request) -> web.Response:
     return web.Response(text="sharpeyes is ready.\n")
 
 
-async def _reload(request: web.Request) -> web.Response:
-    hook = request.app[OPTIONS].reload
-    rt = request.app[RUNTIME]
+async def reload_config(app: web.Application) -> dict[str, object]:
+    """Re-read config and registry through the reload hook and swap atomically; on any problem keep the
+    running config. Returns the JSON answer (``status`` ``success`` or ``error`` with the reason). Used by
+    ``POST /-/reload`` and by SIGHUP."""
+    hook = app[OPTIONS].reload
+    rt = app[RUNTIME]
     if hook is None:
-        return web.json_response({"status": "error", "error": "reload is not configured"}, status=501)
-    async with request.app[RELOAD_LOCK]:
+        return {"status": "error", "error": "reload is not configured"}
+    async with app[RELOAD_LOCK]:
         try:
             config = await hook()
         except Exception as exc:
             reason = redact_text(str(exc) or type(exc).__name__)[:2000]
             rt.last_reload_ok, rt.last_reload_error = False, reason
             log.error("reload failed, keeping the running config: %s", reason)
-            return web.json_response({"status": "error", "error": reason}, status=500)
+            return {"status": "error", "error": reason}
         rt.swap(config)
         rt.last_reload_ok, rt.last_reload_error = True, ""
-        on_reloaded = request.app[OPTIONS].on_reloaded
+        on_reloaded = app[OPTIONS].on_reloaded
         if on_reloaded is not None:
             on_reloaded()
         rt.last_reload_at = time.time()
     cams = len(config.inventory.cameras)
     log.info("reloaded: %d cameras, %d modules", cams, len(config.modules))
-    return web.json_response({"status": "success", "cameras": cams, "modules": sorted(config.modules)})
+    return {"status": "success", "cameras": cams, "modules": sorted(config.modules)}
+
+
+async def _reload(request: web.Request) -> web.Response:
+    if request.app[OPTIONS].reload is None:
+        return web.json_response({"status": "error", "error": "reload is not configured"}, status=501)
+    answer = await reload_config(request.app)
+    return web.json_response(answer, status=200 if answer["status"] == "success" else 500)
 
 
 def _probe_deadline(request: web.Request, module: ProbeModule) -> float:

@@ -231,6 +231,11 @@ def _sweep_metrics(rt: Runtime) -> Iterator[Metric]:
         "sharpeyes_sweep_overruns", "Sweeps that did not finish within the interval.", labels=["module"]
     )
     sweeps = CounterMetricFamily("sharpeyes_sweeps", "Completed sweeps.", labels=["module"])
+    retries = CounterMetricFamily(
+        "sharpeyes_probe_retries",
+        "Quick retries after a transient failure (only the last result counts).",
+        labels=["module"],
+    )
     last = GaugeMetricFamily(
         "sharpeyes_last_sweep_success_timestamp_seconds",
         "Wall time the module's last sweep completed: the freshness of every cached value.",
@@ -241,6 +246,7 @@ def _sweep_metrics(rt: Runtime) -> Iterator[Metric]:
     )
     for module, s in sorted(dict(rt.sweeps).items()):
         sweeps.add_metric([module], s.sweeps)
+        retries.add_metric([module], s.retries)
         overruns.add_metric([module], s.overruns)
         if s.last_duration_s is not None:
             duration.add_metric([module], s.last_duration_s)
@@ -257,7 +263,7 @@ def _sweep_metrics(rt: Runtime) -> Iterator[Metric]:
     )
     for name, probe_module in sorted(rt.config.modules.items()):
         interval.add_metric([name], probe_module.interval_s)
-    yield from (duration, lag, overruns, sweeps, last, skipped, interval)
+    yield from (duration, lag, overruns, sweeps, retries, last, skipped, interval)
 
 
 def district_paths(inventory: Inventory) -> dict[str, str]:

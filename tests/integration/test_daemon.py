@@ -14,6 +14,7 @@ import pytest
 
 from sharpeyes.daemon import Daemon, DaemonOptions, Shard
 from sharpeyes.errors import UserError
+from sharpeyes.exporter.file_sd import to_file_sd
 from sharpeyes.probers.base import PROBERS
 from sharpeyes.registry import db
 from sharpeyes.results import fetch_transitions
@@ -220,3 +221,58 @@ async def test_storage_locked_by_another_process_keeps_probing_then_recovers(
     finally:
         engine.dispose()
     assert rows == [("c0", "up"), ("c0", "down")]
+
+
+def open_fds() -> int:
+    return sum(1 for _ in Path("/proc/self/fd").iterdir())
+
+
+async def test_start_stop_cycles_return_to_the_fd_baseline(
+    tmp_path: Path, listeners: tuple[list[int], list[asyncio.Server]]
+) -> None:
+    """RELIABILITY L5: a daemon started and stopped leaves no socket, engine or task behind."""
+    ports, _ = listeners
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    counts = []
+    for _ in range(3):
+        d = Daemon(lambda: tcp_config(ports), DaemonOptions(db_url=url))
+        port = await d.start()
+        base = f"http://127.0.0.1:{port}"
+        await until(lambda b=base: _is(metric(b, "sharpeyes_camera_up", "c0"), 1))  # type: ignore[misc]
+        await d.stop()
+        await asyncio.sleep(0.2)
+        counts.append(open_fds())
+    assert counts[2] <= counts[1] <= counts[0], counts
+    leftover = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert not leftover, leftover
+
+
+async def test_prometheus_probes_every_camera_through_file_sd_and_probe(
+    tmp_path: Path, listeners: tuple[list[int], list[asyncio.Server]]
+) -> None:
+    """The blackbox-style path: file_sd targets from the registry, relabelled to /probe on the daemon."""
+    ports, _ = listeners
+    config = tcp_config(ports)
+    sd = tmp_path / "cameras.json"
+    sd.write_text(to_file_sd(config.inventory, ["live"]), encoding="utf-8")
+    d = Daemon(lambda: config, DaemonOptions(db_url=f"sqlite:///{tmp_path / 'db.sqlite'}"))
+    port = await d.start()
+    job = (
+        "  - job_name: sharpeyes_probe\n    metrics_path: /probe\n"
+        f"    file_sd_configs: [{{files: ['{sd}']}}]\n"
+        "    relabel_configs:  # as in dashboards/prometheus/prometheus.example.yml\n"
+        "      - {source_labels: [__address__], target_label: __param_camera}\n"
+        "      - {source_labels: [module], target_label: __param_module}\n"
+        "      - {source_labels: [__param_camera], target_label: camera_id}\n"
+        f"      - {{target_label: __address__, replacement: '127.0.0.1:{port}'}}\n"
+    )
+    try:
+        async with prometheus(tmp_path, [f"127.0.0.1:{port}"], extra_jobs=job) as prom:
+            assert await wait_value(prom, 'count(up{job="sharpeyes_probe"} == 1)', 3) == 3
+            assert await wait_value(prom, 'probe_success{camera_id="c0"}', 1) == 1
+            assert await wait_value(prom, 'probe_success{camera_id="c2"}', 0) == 0
+            reason = 'sharpeyes_probe_reason{camera_id="c2",reason="refused"}'
+            assert await wait_value(prom, reason, 1) == 1
+            assert await wait_value(prom, 'count(probe_success{job="sharpeyes_probe",area_id="a0"})', 2) == 2
+    finally:
+        await d.stop()

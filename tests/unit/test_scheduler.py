@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -212,3 +213,48 @@ async def test_probe_now_shares_the_host_lock(fake: FakeProber) -> None:
     results = await asyncio.gather(*(sched.probe_now(c, mod, Deadline(1.0)) for c in cams))
     assert all(r.ok for r in results) and fake.max_per_host == 1
     assert not rt.store.latest  # on-demand probes are not part of the schedule's record
+
+
+async def test_wall_clock_stepped_back_does_not_stall_sweeps(fake: FakeProber) -> None:
+    """T1: APScheduler's next run an hour away (what a wall clock stepped back an hour does): the monotonic
+    watchdog starts the sweep anyway, and the slots in between are counted as missed."""
+    rt, sched = make(city(3), module(interval=1.0, timeout=0.3))
+    sched.start()
+    try:
+        stats = rt.sweeps["live"]
+        await wait_for(lambda: stats.sweeps >= 1)
+        job = sched._sched.get_job("live")
+        assert job is not None
+        job.modify(next_run_time=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
+        done = stats.sweeps
+        await wait_for(lambda: stats.sweeps >= done + 2, timeout=8.0)
+    finally:
+        await sched.stop()
+    assert stats.skipped["missed"] >= 3 and stats.scheduled == stats.accounted()
+
+
+async def test_a_transient_failure_is_retried_once_and_only_the_last_result_counts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: Counter[str] = Counter()
+
+    async def flaky(target: ProbeTarget, module: ProbeModule, *, deadline: Deadline) -> ProbeResult:
+        calls[target.camera_id] += 1
+        b = ResultBuilder(target, module.name)
+        if target.camera_id == "c0" and calls["c0"] == 1:
+            return b.finish(Reason.TIMEOUT)  # a lost packet, once
+        if target.camera_id == "c1":
+            return b.finish(Reason.AUTH)  # never retried: cameras lock out
+        return b.finish(Reason.OK)
+
+    monkeypatch.setitem(PROBERS, "rtsp", flaky)
+    rt, sched = make(city(3), module(interval=4.0, timeout=0.5), Limits(retry_jitter_s=(0.05, 0.1)))
+    sched.start()
+    try:
+        await wait_for(lambda: rt.sweeps["live"].sweeps >= 1)
+    finally:
+        await sched.stop()
+    stats = rt.sweeps["live"]
+    assert calls["c0"] == 2 and calls["c1"] == 1 and stats.retries == 1
+    assert stats.outcomes == {"ok": 2, "failure": 1}
+    assert [t.to_state for _, t in rt.store.pending if t.camera_id == "c0"] == ["up"]  # no false outage
