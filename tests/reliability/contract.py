@@ -43,9 +43,13 @@ def zombies(pids: set[int]) -> set[int]:
     return dead
 
 
+POOLED = (PARSER_THREAD_PREFIX, "asyncio_")
+
+
 def other_threads() -> int:
-    """Threads except the ONVIF client's bounded, process-wide SOAP parser pool."""
-    return sum(1 for t in threading.enumerate() if not t.name.startswith(PARSER_THREAD_PREFIX))
+    """Threads except the bounded pools that live as long as the process: the ONVIF client's SOAP parser pool
+    and the event loop's default executor (``asyncio.to_thread``; its workers are reused, not leaked)."""
+    return sum(1 for t in threading.enumerate() if not t.name.startswith(POOLED))
 
 
 @dataclass
