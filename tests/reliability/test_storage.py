@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import os
 import sqlite3
 import subprocess
@@ -163,6 +164,10 @@ async def test_d1_lock_longer_than_busy_timeout_buffers_counts_and_recovers(tmp_
     assert integrity(path) == "ok"
 
 
+async def _down(base: str, camera: str) -> bool:
+    return await metric(base, "sharpeyes_camera_up", camera) == 0
+
+
 async def _is(value: object, expected: float) -> bool:
     assert asyncio.iscoroutine(value)
     return bool(await value == expected)
@@ -212,7 +217,7 @@ async def test_d3_disk_full_keeps_probing_buffers_flags_and_recovers(small_disk:
             for i in range(0, 12, 2):
                 await cams.off(i)  # six transitions to write, onto a full disk
             for i in range(0, 12, 2):  # probing goes on: every switched-off camera is seen down
-                await until(lambda i=i: _is(metric(base, "sharpeyes_camera_up", f"c{i}"), 0))
+                await until(functools.partial(_down, base, f"c{i}"))
             await until(lambda: rt.store.counters.storage_errors > 0 and len(rt.store.pending) == 6)
             assert rt.store.counters.dropped == 0
             assert await ready_status(base) == 503
