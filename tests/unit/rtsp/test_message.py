@@ -109,3 +109,11 @@ def test_encode_request_refuses_header_injection() -> None:
         encode_request("SETUP", "rtsp://h/x\r\nEvil: 1", [("CSeq", "1")])
     with pytest.raises(ProtocolError):
         encode_request("SETUP", "rtsp://h/x y", [("CSeq", "1")])
+
+
+def test_status_below_100_is_protocol() -> None:
+    """Found by scripts/fuzz.py (atheris): ``RTSP/1.2 000 OK`` was accepted as a response with status 0."""
+    parser = MessageParser(Limits())
+    parser.feed(b"RTSP/1.0 000 OK\r\nCSeq: 1\r\n\r\n")
+    with pytest.raises(ProtocolError):
+        parser.next_event()
