@@ -45,16 +45,18 @@ async def rounds(url: str, kills: int, check_integrity: Callable[[], str], workd
     before: list[Transition] = []
     ready_s: list[float] = []
     writes = 0
+    flips = 0
     try:
         for _ in range(kills):
             started = time.monotonic()
             async with child(url, free_port(), cams.ports, log) as proc:
                 ready_s.append(time.monotonic() - started)
                 deadline = time.monotonic() + rng.uniform(1.5, 6.0)
-                r = 0
                 while time.monotonic() < deadline:
-                    await cams.flap(rounds=1, period=0.2 + 0.1 * (r % 3))
-                    r += 1
+                    flips += 1
+                    for i in range(N_CAMERAS):
+                        await cams.set(i, (i + flips) % 3 != 0)
+                    await asyncio.sleep(rng.uniform(0.3, 1.2))
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
             assert check_integrity() == "ok"
