@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlsplit, urlunsplit
 
 MASK = "***"
 
@@ -52,9 +52,21 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+_PCT = re.compile(r"%[0-9A-F]{2}")
+
+
 def _variants(secret: str) -> set[str]:
-    """The spellings a secret may take in text: raw, percent-encoded, decoded."""
-    forms = {secret, quote(secret, safe=""), quote(secret), unquote(secret)}
+    """The spellings a secret may take in text: raw, percent-encoded (path, userinfo and form style, upper- and
+    lower-case hex), decoded."""
+    try:
+        secret.encode("utf-8", "surrogateescape")
+        errors = "surrogateescape"  # undecodable bytes from the environment come back as the bytes they were
+    except UnicodeEncodeError:
+        errors = "surrogatepass"  # any other lone surrogate: never raise while redacting
+    encoded = {quote(secret, safe="", errors=errors), quote(secret, errors=errors)}
+    encoded |= {quote_plus(secret, safe="", errors=errors), quote_plus(secret, safe="/", errors=errors)}
+    lower = {_PCT.sub(lambda m: m.group(0).lower(), e) for e in encoded}
+    forms = {secret, unquote(secret), unquote_plus(secret), *encoded, *lower}
     return {f for f in forms if f}
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from sharpeyes.rtsp.errors import ProtocolError, TooLargeError
 
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
-_STATUS_LINE = re.compile(r"RTSP/1\.(\d) (\d{3})(?: (.*))?")
+_STATUS_LINE = re.compile(r"RTSP/1\.(\d) ([1-9]\d{2})(?: (.*))?")  # status 100-999 (RFC 2326 7.1.1)
 _REQUEST_LINE = re.compile(r"([A-Z][A-Z0-9_-]{0,31}) (\S{1,4096}) RTSP/1\.\d")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}")
 _DIGITS = re.compile(r"\d{1,10}")

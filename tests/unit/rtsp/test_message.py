@@ -126,3 +126,11 @@ def test_encode_request_refuses_header_injection() -> None:
 def test_encode_request_refuses_breaks_and_spaces_anywhere(uri: str, headers: list[tuple[str, str]]) -> None:
     with pytest.raises(ProtocolError):
         encode_request("DESCRIBE", uri, headers)
+
+
+def test_status_below_100_is_protocol() -> None:
+    """Found by scripts/fuzz.py (atheris): ``RTSP/1.2 000 OK`` was accepted as a response with status 0."""
+    parser = MessageParser(Limits())
+    parser.feed(b"RTSP/1.0 000 OK\r\nCSeq: 1\r\n\r\n")
+    with pytest.raises(ProtocolError):
+        parser.next_event()
