@@ -81,7 +81,7 @@ def cmdlines(pid: int) -> str:
 @pytest.fixture(
     params=[
         PASSWORDS[0],
-        pytest.param(PASSWORDS[1], marks=pytest.mark.slow(reason="~45 s; the same flows as 'mixed'")),
+        PASSWORDS[1],
     ],
     ids=["mixed", "specials-only"],
 )

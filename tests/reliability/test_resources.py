@@ -110,7 +110,6 @@ async def test_r3_ulimit_1024_daemon_probes_on_with_the_db_and_exporter_working(
     assert status == 0, log[-2000:]
 
 
-@pytest.mark.slow(reason="~15-25 s: a daemon with 300 cameras under a 200-fd budget")
 @pytest.mark.xfail(
     strict=True,
     reason="finding R3-1: the scheduler's concurrency (256) is not capped by RLIMIT_NOFILE; under a budget of "
