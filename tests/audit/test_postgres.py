@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +17,10 @@ from sharpeyes.audit.render.json_out import report_document
 from sharpeyes.audit.source import read_history
 from sharpeyes.registry.store import load_inventory
 from tests.audit.fixture import GENERATED, WINDOW, fill
+from tests.pg_required import postgres_missing
 
 pytestmark = pytest.mark.postgres
-URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+URL = os.environ.get("SHARPEYES_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 GOLDEN = Path(__file__).with_name("golden") / "fixture.json"
 
 
@@ -31,7 +33,7 @@ def pg() -> Iterator[Engine]:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     except OperationalError as exc:  # pragma: no cover - depends on the machine
         admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable on 127.0.0.1:5432: {type(exc).__name__}")
+        postgres_missing(f"PostgreSQL not reachable on 127.0.0.1:5432: {type(exc).__name__}")
     engine = create_engine(URL, connect_args={"options": f"-csearch_path={schema}"}, pool_pre_ping=True)
     try:
         yield engine

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from collections.abc import Iterator
 
@@ -13,9 +14,10 @@ from sqlalchemy.exc import OperationalError
 from sharpeyes.probers.base import Phase, ProbeResult, Reason
 from sharpeyes.registry import db
 from sharpeyes.results import ResultStore, StoreWriter, fetch_transitions, write_batch
+from tests.pg_required import postgres_missing
 
 pytestmark = pytest.mark.postgres
-URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+URL = os.environ.get("SHARPEYES_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture
@@ -27,7 +29,7 @@ def pg() -> Iterator[Engine]:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     except OperationalError as exc:  # pragma: no cover - depends on the machine
         admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable on 127.0.0.1:5432: {type(exc).__name__}")
+        postgres_missing(f"PostgreSQL not reachable on 127.0.0.1:5432: {type(exc).__name__}")
     engine = create_engine(URL, connect_args={"options": f"-csearch_path={schema}"}, pool_pre_ping=True)
     db.upgrade(engine)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -21,9 +22,10 @@ from sharpeyes.results import fetch_transitions
 from sharpeyes.runtime import Config
 from tests.daemon_helpers import tcp_config, tcp_probe
 from tests.exporter_helpers import samples
+from tests.pg_required import postgres_missing
 
 pytestmark = pytest.mark.postgres
-ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+ADMIN = os.environ.get("SHARPEYES_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 GROUP_NAMES = ("sharpeyes_cameras_registered", "sharpeyes_cameras_online", "sharpeyes_cameras_in_service",
                "sharpeyes_areas_registered", "sharpeyes_areas_covered")  # fmt: skip
 
@@ -38,7 +40,7 @@ def schemas() -> Iterator[list[str]]:
                 conn.execute(text(f'CREATE SCHEMA "{n}"'))
     except OperationalError as exc:  # pragma: no cover - depends on the machine
         admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable on 127.0.0.1:5432: {type(exc).__name__}")
+        postgres_missing(f"PostgreSQL not reachable on 127.0.0.1:5432: {type(exc).__name__}")
     try:
         yield [f"{ADMIN}?options=-csearch_path%3D{n}" for n in names]
     finally:
