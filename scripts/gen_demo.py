@@ -22,6 +22,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from sharpeyes.registry.io import COLUMNS
+
 CITY = ("150200", "包头市")
 # code, name, centre (lat, lon), streets/townships: (3-digit suffix, name)
 COUNTIES: list[tuple[str, str, tuple[float, float], list[tuple[str, str]]]] = [
@@ -192,23 +194,7 @@ SECTOR_POSITIONS = ["主入口", "大厅", "周界", "停车场", "重点部位"
 TAGS = ["高点", "人脸", "车辆卡口", "夜视", "球机", "枪机", "全景"]
 RESOLUTIONS = ["1920x1080"] * 14 + ["2560x1440"] * 3 + ["1280x720"] * 2 + [""]
 
-CAMERA_COLUMNS = [
-    "id",
-    "name",
-    "area_id",
-    "host",
-    "rtsp_url",
-    "onvif_url",
-    "snapshot_url",
-    "username",
-    "password_env",
-    "password_file",
-    "auth",
-    "point_class",
-    "in_service",
-    "expected_resolution",
-    "tags",
-]
+CAMERA_COLUMNS = list(COLUMNS["cameras"])
 
 
 @dataclass(frozen=True)

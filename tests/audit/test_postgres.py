@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine
 
 from sharpeyes.audit.build import AuditOptions, build_report
 from sharpeyes.audit.render.json_out import report_document
 from sharpeyes.audit.source import read_history
 from sharpeyes.registry.store import load_inventory
 from tests.audit.fixture import GENERATED, WINDOW, fill
-from tests.pg_required import postgres_missing
+from tests.pg_required import private_schema
 
 pytestmark = pytest.mark.postgres
 URL = os.environ.get("SHARPEYES_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -26,22 +24,8 @@ GOLDEN = Path(__file__).with_name("golden") / "fixture.json"
 
 @pytest.fixture
 def pg() -> Iterator[Engine]:
-    schema = f"audit_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(URL)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:  # pragma: no cover - depends on the machine
-        admin.dispose()
-        postgres_missing(f"PostgreSQL not reachable on 127.0.0.1:5432: {type(exc).__name__}")
-    engine = create_engine(URL, connect_args={"options": f"-csearch_path={schema}"}, pool_pre_ping=True)
-    try:
+    with private_schema("audit") as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_postgres_gives_the_golden_report(pg: Engine) -> None:

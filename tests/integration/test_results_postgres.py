@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import OperationalError
 
 from sharpeyes.probers.base import Phase, ProbeResult, Reason
 from sharpeyes.registry import db
 from sharpeyes.results import ResultStore, StoreWriter, fetch_transitions, write_batch
-from tests.pg_required import postgres_missing
+from tests.pg_required import private_schema
 
 pytestmark = pytest.mark.postgres
 URL = os.environ.get("SHARPEYES_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -22,23 +20,9 @@ URL = os.environ.get("SHARPEYES_TEST_POSTGRES_URL", "postgresql+psycopg://postgr
 
 @pytest.fixture
 def pg() -> Iterator[Engine]:
-    schema = f"daemon_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(URL)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:  # pragma: no cover - depends on the machine
-        admin.dispose()
-        postgres_missing(f"PostgreSQL not reachable on 127.0.0.1:5432: {type(exc).__name__}")
-    engine = create_engine(URL, connect_args={"options": f"-csearch_path={schema}"}, pool_pre_ping=True)
-    db.upgrade(engine)
-    try:
+    with private_schema("daemon") as engine:
+        db.upgrade(engine)
         yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def res(cam: str, at: float, reason: Reason) -> ProbeResult:
