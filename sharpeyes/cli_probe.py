@@ -24,7 +24,7 @@ from sharpeyes.cli_registry import db_option
 from sharpeyes.config import find_probe_module as find_module
 from sharpeyes.errors import UserError
 from sharpeyes.logsafe import register_secret
-from sharpeyes.probers.base import Deadline, ProbeResult, ProbeTarget, Reason, run_probe
+from sharpeyes.probers.base import Deadline, FdExhaustedError, ProbeResult, ProbeTarget, Reason, run_probe
 from sharpeyes.redact import Secret, redact_text
 from sharpeyes.settings import ProbeModule
 
@@ -100,6 +100,13 @@ def _load_prober(module: ProbeModule) -> types.ModuleType:
 
 async def _run(target: ProbeTarget, module: ProbeModule, save_frame: Path | None) -> ProbeResult:
     """One probe; for frame modules, the decode workers are stopped afterwards and ``save_frame`` is honoured."""
+    try:
+        return await _run_one(target, module, save_frame)
+    except FdExhaustedError:
+        raise UserError("out of file descriptors during the probe (raise `ulimit -n`)") from None
+
+
+async def _run_one(target: ProbeTarget, module: ProbeModule, save_frame: Path | None) -> ProbeResult:
     if module.prober != "frame":
         return await run_probe(target, module, deadline=Deadline(module.timeout_s))
     from sharpeyes.probers import frame

@@ -76,6 +76,7 @@ class Runtime:
     ready: bool = False
     writer: StoreWriter | None = None
     signatures: DatabaseSignatureStore | None = None
+    concurrency_limit: int | None = None  # the scheduler's global probe limit after the fd-budget cap
 
     @property
     def storage_ok(self) -> bool:

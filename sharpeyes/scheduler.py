@@ -13,6 +13,13 @@ Limits: ``per_host`` probes at a time per host (default one: an NVR's channels, 
 global concurrency limit (host first, so a busy host never holds a global permit while it waits). Each probe
 runs under ``run_probe`` with its module's total deadline on the monotonic clock.
 
+File descriptors (RELIABILITY.md R3): the global limit is capped at start by the process's soft
+``RLIMIT_NOFILE``, less a reserve for the database, the exporter, logs and worker pipes, divided by the
+descriptors one probe holds (:func:`fd_capped_concurrency`); the choice is logged once and exported
+(``sharpeyes_probe_concurrency_limit``). If a probe still meets ``EMFILE``/``ENFILE`` (other fds grew, or
+the system table is full), that is back-pressure, not the camera's result: the slot is skipped with reason
+``fd_budget`` (the next sweep probes it again), counted, and logged at most once a minute.
+
 Completeness (RELIABILITY.md L1): every scheduled (camera, module, slot) ends in exactly one outcome, counted
 in :class:`~sharpeyes.runtime.SweepStats`: ``ok``, ``failure`` or ``skipped`` with a reason —
 
@@ -20,7 +27,8 @@ in :class:`~sharpeyes.runtime.SweepStats`: ``ok``, ``failure`` or ``skipped`` wi
 - ``late``: it could not start before its sweep's start-by time (limits saturated; it would overrun);
 - ``overrun``: the whole sweep was not started because the previous one was still running;
 - ``missed``: sweeps that should have run while the process was paused or the loop stalled;
-- ``shutdown``: the daemon stopped before the probe started, or cancelled it after the grace period.
+- ``shutdown``: the daemon stopped before the probe started, or cancelled it after the grace period;
+- ``fd_budget``: the probe ran out of file descriptors (``EMFILE``/``ENFILE``); not recorded for the camera.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import datetime as dt
 import hashlib
 import logging
 import random
+import resource
 import time
 import weakref
 from collections.abc import Callable
@@ -40,7 +49,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from sharpeyes.probers.base import Deadline, ProbeResult, ProbeTarget, Reason, run_probe
+from sharpeyes.probers.base import Deadline, FdExhaustedError, ProbeResult, ProbeTarget, Reason, run_probe
 from sharpeyes.registry.inventory import Camera
 from sharpeyes.runtime import Runtime, SweepStats
 from sharpeyes.settings import ProbeModule
@@ -51,6 +60,27 @@ TargetFor = Callable[[Camera], ProbeTarget]
 
 RETRYABLE = frozenset({Reason.TIMEOUT, Reason.UNREACHABLE, Reason.PROTOCOL})
 """Failures worth one quick retry (transient on a busy network); never ``auth`` (cameras lock out)."""
+
+
+FDS_PER_PROBE = {"frame": 3}
+"""File descriptors one probe may hold at once, by prober: a socket, plus a transient one (DNS, TLS, a
+re-connect after a redirect); a frame probe also waits on its decode worker's pipe."""
+DEFAULT_FDS_PER_PROBE = 2
+FD_WARNING_EVERY_S = 60.0
+
+
+def soft_fd_limit() -> int | None:
+    """The process's soft ``RLIMIT_NOFILE``, or None when unlimited."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def fd_capped_concurrency(configured: int, soft_limit: int | None, fds_per_probe: int, reserve: int) -> int:
+    """The global probe limit that fits the fd budget: ``min(configured, (soft − reserve) // fds_per_probe)``,
+    at least one (a daemon that probes slowly beats one that cannot probe)."""
+    if soft_limit is None:
+        return configured
+    return max(1, min(configured, (soft_limit - reserve) // max(1, fds_per_probe)))
 
 
 def slot_offset(module: str, camera_id: str, spread_s: float) -> float:
@@ -78,6 +108,7 @@ class Limits:
     shutdown_grace_s: float = 5.0
     retries: int = 1
     retry_jitter_s: tuple[float, float] = (0.2, 1.0)
+    fd_reserve: int = 64  # descriptors kept for the database, the exporter and its clients, logs, worker pipes
 
 
 class Scheduler:
@@ -87,7 +118,18 @@ class Scheduler:
         self.runtime = runtime
         self.limits = limits
         self.target_for: TargetFor = target_for or (lambda cam: cam.target(None))
-        self._global = asyncio.Semaphore(limits.concurrency)
+        self.fd_limit = soft_fd_limit()
+        self.fds_per_probe = max(
+            (FDS_PER_PROBE.get(m.prober, DEFAULT_FDS_PER_PROBE) for m in runtime.config.modules.values()),
+            default=DEFAULT_FDS_PER_PROBE,
+        )
+        self.concurrency = fd_capped_concurrency(
+            limits.concurrency, self.fd_limit, self.fds_per_probe, limits.fd_reserve
+        )
+        runtime.concurrency_limit = self.concurrency
+        self._global = asyncio.Semaphore(self.concurrency)
+        self._fd_warned_at: float | None = None
+        self._fd_unwarned = 0
         self._hosts: weakref.WeakValueDictionary[str, asyncio.Semaphore] = weakref.WeakValueDictionary()
         self._sched = AsyncIOScheduler(timezone="UTC")
         self._sched.add_listener(self._on_overrun, EVENT_JOB_MAX_INSTANCES)
@@ -104,9 +146,23 @@ class Scheduler:
 
     def start(self) -> None:
         """Schedule every module (first sweep now) and start the APScheduler loop."""
+        self._log_concurrency()
         self.apply_config()
         self._sched.start()
         self._watchdog_task = asyncio.create_task(self._watchdog())
+
+    def _log_concurrency(self) -> None:
+        """Say once which global limit was chosen and why (a warning when the fd budget cut it)."""
+        limit = "unlimited" if self.fd_limit is None else str(self.fd_limit)
+        why = (
+            f"configured {self.limits.concurrency}; fd soft limit {limit} − reserve {self.limits.fd_reserve}, "
+            f"{self.fds_per_probe} fds per probe"
+        )
+        if self.concurrency < self.limits.concurrency:
+            log.warning("probe concurrency capped at %d by the file-descriptor budget (%s); raise `ulimit -n` "
+                        "(LimitNOFILE=) to probe more at once", self.concurrency, why)  # fmt: skip
+        else:
+            log.info("probe concurrency %d (%s)", self.concurrency, why)
 
     def apply_config(self) -> None:
         """Match the jobs to the runtime's current modules (after a reload): add, re-time, remove."""
@@ -341,9 +397,22 @@ class Scheduler:
                 lags.append(lag)
                 self._stats(module.name).recent_lags.append(lag)
             return await self._probe_tracked(cam, module)
+        except FdExhaustedError:
+            self._fd_backpressure(module.name)
+            return "fd_budget"
         finally:
             self._global.release()
             host_lock.release()
+
+    def _fd_backpressure(self, module: str) -> None:
+        """A probe ran out of file descriptors: counted by the caller as a skip; logged at most once a minute."""
+        self._fd_unwarned += 1
+        now = time.monotonic()
+        if self._fd_warned_at is None or now - self._fd_warned_at >= FD_WARNING_EVERY_S:
+            log.warning("module %s: %d probe(s) skipped, out of file descriptors (limit %s, concurrency %d); "
+                        "they are probed again next sweep", module, self._fd_unwarned, self.fd_limit,
+                        self.concurrency)  # fmt: skip
+            self._fd_warned_at, self._fd_unwarned = now, 0
 
     async def _probe_tracked(self, cam: Camera, module: ProbeModule) -> ProbeResult:
         """Run the probe as a task the shutdown can wait for (and cancel after the grace period)."""

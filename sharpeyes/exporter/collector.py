@@ -267,6 +267,12 @@ def _sweep_metrics(rt: Runtime) -> Iterator[Metric]:
     for name, probe_module in sorted(rt.config.modules.items()):
         interval.add_metric([name], probe_module.interval_s)
     yield from (duration, lag, overruns, sweeps, retries, last, skipped, interval)
+    if rt.concurrency_limit is not None:
+        yield GaugeMetricFamily(
+            "sharpeyes_probe_concurrency_limit",
+            "Probes in flight at most: the configured total, capped by the file-descriptor budget.",
+            value=rt.concurrency_limit,
+        )
 
 
 def district_paths(inventory: Inventory) -> dict[str, str]:

@@ -24,7 +24,7 @@ from sharpeyes.onvif.errors import (
     ResponseTooLargeError,
     SoapTransportError,
 )
-from sharpeyes.probers.base import Reason
+from sharpeyes.probers.base import Reason, fd_exhausted
 
 _AUTH_CODES = frozenset({"notauthorized", "failedauthentication", "invalidsecurity", "securitytokenunavailable"})
 _AUTH_TEXT = re.compile(r"not ?authori[sz]ed|unauthori[sz]ed|authentication|authority failure", re.I)
@@ -98,7 +98,10 @@ def raised_in_parser(exc: BaseException) -> bool:
 
 
 def classify(exc: BaseException) -> tuple[Reason, str] | None:
-    """The reason and a short fixed detail for ``exc``, or None if it is a bug of ours (→ ``internal``)."""
+    """The reason and a short fixed detail for ``exc``, or None if it is a bug of ours (→ ``internal``) or our
+    own shortage of file descriptors (which :func:`~sharpeyes.probers.base.run_probe` turns into back-pressure)."""
+    if fd_exhausted(exc):
+        return None
     match exc:
         case ResponseTooLargeError():
             return Reason.TOO_LARGE, str(exc)

@@ -3,13 +3,16 @@
 A prober is an async callable ``probe(target, module, *, deadline) -> ProbeResult``. It never raises for a
 camera's fault: every failure of the camera becomes a result with a closed :class:`Reason` and the
 :class:`Phase` where it happened. Only a bug of ours may escape, and :func:`run_probe` turns that into
-``Reason.INTERNAL`` so one probe can never take the daemon down.
+``Reason.INTERNAL`` so one probe can never take the daemon down. The one exception is our own shortage of
+file descriptors (``EMFILE``/``ENFILE``): it is not the camera's result, so :func:`run_probe` raises
+:class:`FdExhaustedError` and the caller treats it as back-pressure (RELIABILITY.md R3).
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import errno
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -243,8 +246,28 @@ def register(name: str) -> Callable[[Prober], Prober]:
     return add
 
 
+FD_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE})
+
+
+class FdExhaustedError(Exception):
+    """This process (``EMFILE``) or the system (``ENFILE``) ran out of file descriptors during a probe: our own
+    resource shortage, never the camera's result (back-pressure: retry later)."""
+
+
+def fd_exhausted(exc: BaseException | None) -> bool:
+    """True if ``exc``, or an exception it was raised from or during, is an ``EMFILE``/``ENFILE`` error."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in FD_ERRNOS:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 async def run_probe(target: ProbeTarget, module: ProbeModule, *, deadline: Deadline) -> ProbeResult:
-    """Run the module's prober under its total deadline. Never raises (except cancellation)."""
+    """Run the module's prober under its total deadline. Never raises, except cancellation and
+    :class:`FdExhaustedError` (we ran out of file descriptors: not a result of the camera)."""
     prober = PROBERS.get(module.prober)
     builder = ResultBuilder(target, module.name)
     if prober is None:
@@ -255,5 +278,7 @@ async def run_probe(target: ProbeTarget, module: ProbeModule, *, deadline: Deadl
     except TimeoutError:
         return builder.finish(Reason.TIMEOUT, "total deadline reached")
     except Exception as exc:  # a bug of ours: count it, never crash the daemon
+        if fd_exhausted(exc):
+            raise FdExhaustedError(f"out of file descriptors ({type(exc).__name__})") from None
         log.exception("prober %s failed internally on camera %s", module.prober, target.camera_id)
         return builder.finish(Reason.INTERNAL, f"{type(exc).__name__}: {exc}")

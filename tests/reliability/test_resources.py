@@ -1,13 +1,16 @@
 """RELIABILITY.md R3: the daemon under a small file-descriptor budget (``RLIMIT_NOFILE`` set in the child
-with ``preexec_fn``), probing with the real rtsp prober hundreds of cameras that accept and never answer.
+with ``preexec_fn``), probing with the real rtsp prober hundreds of cameras that accept and never answer; and
+the scheduler meeting ``EMFILE`` from a prober (back-pressure, finding R3-1).
 
-R1, R2 and R4 need the simulator (sim branch) and the frame prober (quality branch); see docs/reliability.md.
+R4 (decoders that hang or crash en masse) is in test_decoders.py; R1 and R2 are the simulator's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import re
 import resource
 import signal
 import subprocess
@@ -19,9 +22,15 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from sharpeyes.exporter.collector import SharpeyesCollector
+from sharpeyes.probers.base import PROBERS, Deadline, ProbeResult, ProbeTarget, Reason, ResultBuilder
+from sharpeyes.scheduler import Limits
+from sharpeyes.settings import ProbeModule
 from tests.exporter_helpers import samples
 from tests.integration.fake_rtsp import FakeRtspServer
 from tests.prometheus_server import free_port
+from tests.reliability.contract import back_to_baseline
+from tests.unit.test_scheduler import city, make, module, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 N_CAMERAS = 300
@@ -73,6 +82,7 @@ async def _run_daemon(tmp_path: Path, nofile: int, max_s: float = 15.0) -> tuple
 
 async def _scrape_while_running(base: str, proc: subprocess.Popen[bytes], max_s: float) -> dict[str, float]:
     totals: dict[str, float] = {}
+    max_fds = 0
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as s:
         deadline = time.monotonic() + 20
         while True:  # wait for the daemon to serve
@@ -92,12 +102,28 @@ async def _scrape_while_running(base: str, proc: subprocess.Popen[bytes], max_s:
             totals = {dict(k)["reason"]: v for (n, k), v in got.items() if n == "sharpeyes_results_total"}
             totals["storage_errors"] = got[("sharpeyes_storage_errors_total", frozenset())]
             totals["written"] = got[("sharpeyes_transitions_written_total", frozenset())]
+            totals["concurrency_limit"] = got[("sharpeyes_probe_concurrency_limit", frozenset())]
+            for (n, k), v in got.items():
+                if n == "sharpeyes_probes_skipped_total":
+                    totals[f"skipped_{dict(k)['reason']}"] = v
+            max_fds = max(max_fds, _fds_of(proc.pid))
+            totals["max_fds"] = max_fds
             await asyncio.sleep(0.5)
     return totals
 
 
+def _fds_of(pid: int) -> int:
+    """Open descriptors of another process (0 if it is gone)."""
+    with contextlib.suppress(OSError):
+        return sum(1 for _ in Path(f"/proc/{pid}/fd").iterdir())
+    return 0
+
+
+RESULT_KEYS = re.compile(r"^(storage_errors|written|concurrency_limit|max_fds|skipped_.*)$")
+
+
 def _one_sweep_recorded(totals: dict[str, float]) -> bool:
-    results = sum(v for k, v in totals.items() if k not in ("storage_errors", "written"))
+    results = sum(v for k, v in totals.items() if not RESULT_KEYS.match(k))
     return results >= N_CAMERAS and totals.get("written", 0) >= N_CAMERAS
 
 
@@ -107,17 +133,63 @@ async def test_r3_ulimit_1024_daemon_probes_on_with_the_db_and_exporter_working(
     assert totals.get("internal", 0) == 0, totals
     assert totals["storage_errors"] == 0 and totals["written"] >= N_CAMERAS
     assert "Too many open files" not in log
+    assert totals["concurrency_limit"] == 256  # (1024 − 64) // 2 = 480: the configured 256 fits, not cut
+    assert "capped" not in log
     assert status == 0, log[-2000:]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding R3-1: the scheduler's concurrency (256) is not capped by RLIMIT_NOFILE; under a budget of "
-    "200 fds, connect() fails with EMFILE and the probe is recorded as `internal` with a traceback per probe",
-)
 async def test_r3_fd_budget_below_the_concurrency_is_back_pressure_not_internal(tmp_path: Path) -> None:
+    """Finding R3-1 (fixed): under 200 fds the global limit (256) is cut to (200 − 64) // 2 = 68 at start, said
+    once in the log; probes beyond it wait or are skipped ``late``, never ``internal``; no EMFILE at all."""
     totals, log, status = await _run_daemon(tmp_path, nofile=200, max_s=6.0)
-    assert status == 0, log[-2000:]  # the daemon itself survives (this part passes today)
-    assert totals["storage_errors"] == 0
+    assert status == 0, log[-2000:]  # the daemon itself survives, and stops cleanly
+    assert totals["concurrency_limit"] == (200 - Limits().fd_reserve) // 2, totals
+    assert len(re.findall(r"probe concurrency capped at 68 by the file-descriptor budget", log)) == 1, log[-2000:]
+    assert totals["storage_errors"] == 0 and totals["written"] > 0, totals  # the DB kept its descriptors
+    assert totals.get("timeout", 0) > 0, totals  # the silent cameras are still probed and judged
     assert totals.get("internal", 0) == 0, totals
-    assert "Too many open files" not in log
+    assert totals.get("skipped_fd_budget", 0) == 0, totals  # the cap alone kept EMFILE away
+    assert 0 < totals["max_fds"] < 200, totals
+    assert "Too many open files" not in log and "Traceback" not in log
+
+
+class _EmfileProber:
+    """Raises what ``socket()`` raises at the fd limit for the cameras in ``starved``; probes the others fine."""
+
+    def __init__(self, starved: frozenset[str]) -> None:
+        self.starved = starved
+        self.calls = 0
+
+    async def __call__(self, target: ProbeTarget, module: ProbeModule, *, deadline: Deadline) -> ProbeResult:
+        self.calls += 1
+        if target.camera_id in self.starved:
+            raise OSError(errno.EMFILE, "Too many open files")
+        return ResultBuilder(target, module.name).finish(Reason.OK)
+
+
+async def test_r3_emfile_from_a_prober_is_a_counted_skip_not_the_cameras_result(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If EMFILE still happens (fds used elsewhere, ENFILE system-wide): the slot is skipped ``fd_budget``, counted
+    in ``sharpeyes_probes_skipped_total``, nothing recorded for the camera, one warning (not one per probe)."""
+    prober = _EmfileProber(frozenset({f"c{i}" for i in range(0, 20, 2)}))
+    monkeypatch.setitem(PROBERS, "rtsp", prober)
+    async with back_to_baseline():
+        rt, sched = make(city(20), module(interval=1.5, timeout=0.5), Limits(retries=0))
+        sched.start()
+        try:
+            await wait_for(lambda: rt.sweeps["live"].sweeps >= 2)
+        finally:
+            await sched.stop()
+    stats = rt.sweeps["live"]
+    assert stats.skipped["fd_budget"] >= 20 and "internal" not in stats.outcomes, stats
+    assert stats.outcomes["ok"] >= 20 and stats.scheduled == stats.accounted()
+    assert all(rt.store.camera_status(f"c{i}").up is None for i in range(0, 20, 2))  # nothing charged to them
+    assert all(rt.store.camera_status(f"c{i}").up is True for i in range(1, 20, 2))
+    warnings = [r for r in caplog.records if "out of file descriptors" in r.getMessage()]
+    assert len(warnings) == 1 and not any(r.exc_info for r in caplog.records), caplog.text
+    exposition = {
+        (m.name, s.labels.get("reason")): s.value for m in SharpeyesCollector(rt).collect() for s in m.samples
+    }
+    assert exposition[("sharpeyes_probes_skipped", "fd_budget")] == stats.skipped["fd_budget"]
+    assert exposition[("sharpeyes_probe_concurrency_limit", None)] == sched.concurrency
