@@ -36,9 +36,58 @@ PROVINCES = frozenset(
 ) | frozenset(f"{n}" for n in (50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82))
 
 
+_LOOK_ALIKES = str.maketrans(
+    {
+        # Cyrillic letters (casefolded) that are drawn like a Latin letter in common fonts (after Unicode TR39)
+        "а": "a", "в": "b", "е": "e", "ԁ": "d", "һ": "h", "н": "h", "і": "i", "ј": "j", "к": "k", "ӏ": "l",
+        "м": "m", "о": "o", "р": "p", "ԛ": "q", "ѕ": "s", "т": "t", "с": "c", "у": "y", "ү": "y", "ԝ": "w",
+        "х": "x",
+        # Greek (casefolded; capitals decide: Η looks like H, Ν like N, Μ like M)
+        "α": "a", "β": "b", "ϲ": "c", "ε": "e", "ζ": "z", "η": "h", "ι": "i", "ϳ": "j", "κ": "k", "μ": "m",
+        "ν": "n", "ο": "o", "ρ": "p", "τ": "t", "υ": "y", "χ": "x",
+    }
+)  # fmt: skip
+"""Cyrillic and Greek letters folded to the Latin letter they are mistaken for, so that ``cam-1`` and
+``сам-1`` (all Cyrillic) are one id. Mixed-script ids are refused outright (:func:`mixed_script_problem`)."""
+
+_IDEOGRAPHIC = frozenset({"CJK", "HIRAGANA", "KATAKANA", "HANGUL", "BOPOMOFO", "IDEOGRAPHIC"})
+"""Scripts that may be mixed with one alphabet in an id (``东门-cam1``, as UTS #39's highly restrictive level)."""
+
+
 def id_key(value: str) -> str:
-    """The form two ids are compared in: ``' CAM-1 '``, ``'cam-1'`` and full-width ``'ＣＡＭ－１'`` are one id."""
-    return unicodedata.normalize("NFKC", value).strip().casefold()
+    """The form two ids are compared in: ``' CAM-1 '``, ``'cam-1'``, full-width ``'ＣＡＭ－１'`` and the look-alike
+    ``'сам-1'`` (Cyrillic) are one id: NFKC, stripped, casefolded, Cyrillic and Greek look-alikes made Latin."""
+    return unicodedata.normalize("NFKC", value).strip().casefold().translate(_LOOK_ALIKES)
+
+
+def _script(char: str) -> str:
+    """The script of a letter, from its Unicode name (``LATIN``, ``CYRILLIC``, ``GREEK``, ``CJK`` …)."""
+    return unicodedata.name(char, "UNKNOWN").split(" ", 1)[0]
+
+
+def mixed_script_problem(value: str) -> str | None:
+    """Why an id is refused for mixing alphabets (Latin with Cyrillic or Greek …): it is then a look-alike of
+    another id (``саm-1``, with Cyrillic с and а, reads as ``cam-1``). Han, kana and Hangul may join one alphabet."""
+    letters = [c for c in unicodedata.normalize("NFKC", value) if c.isalpha()]
+    alphabets: dict[str, str] = {}
+    for char in letters:
+        script = _script(char)
+        if script not in _IDEOGRAPHIC:
+            alphabets.setdefault(script, char)
+    if len(alphabets) < 2:
+        return None
+    foreign = [
+        f"{c} U+{ord(c):04X} {unicodedata.name(c, '?')}"
+        for c in dict.fromkeys(letters)
+        if _script(c) not in ("LATIN", *_IDEOGRAPHIC)
+    ][:3]
+    names = " and ".join(sorted(s.title() for s in alphabets))
+    folded = id_key(value)
+    reads_as = f", reads as {folded!r}" if folded != unicodedata.normalize("NFKC", value).strip().casefold() else ""
+    return (
+        f"{_shown(value)} mixes {names} letters ({'; '.join(foreign)}){reads_as}; retype it in one alphabet "
+        "(allowed: letters of one script, optionally with Han/kana/Hangul, digits, _ . : -)"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +167,12 @@ class RowReader:
         return value
 
     def ident(self, column: str) -> str | None:
-        return self.matching(column, ID_RE, "letters, digits, _ . : - ; at most 128; no / or spaces", required=True)
+        value = self.matching(column, ID_RE, "letters, digits, _ . : - ; at most 128; no / or spaces", required=True)
+        problem = mixed_script_problem(value) if value is not None else None
+        if problem:
+            self.problem(column, problem)
+            return None
+        return value
 
     def choice(self, column: str, allowed: Iterable[str], default: str | None = None) -> str | None:
         options = tuple(allowed)

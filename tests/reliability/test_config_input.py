@@ -5,15 +5,19 @@ checked end to end by tests/reliability/test_credential_sweep.py."""
 
 from __future__ import annotations
 
+import logging
 import shutil
+import unicodedata
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import Connection, Engine, text
 
 from sharpeyes.cli import main
 from sharpeyes.errors import InputError
-from sharpeyes.registry.io import read_inventory
+from sharpeyes.registry import db, store
+from sharpeyes.registry.io import parse_files, read_inventory
 from tests.integration import test_run_command as run_command
 from tests.registry import test_cli_registry as cli_registry
 from tests.unit import test_config, test_yamlio
@@ -54,16 +58,91 @@ def test_c1_look_alike_duplicates_are_named_with_file_and_line(tmp_path: Path, o
     assert any(f"{paths[2]}:3: id:" in p for p in found), found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding C1-1: registry.fields.id_key folds case, width and NFKC but not confusables: 'cam-1' and "
-    "'сam-1' (Cyrillic U+0441) are accepted as two cameras",
-)
 def test_c1_cyrillic_look_alike_is_a_duplicate(tmp_path: Path) -> None:
+    """Finding C1-1 (fixed): 'саm-1' (Cyrillic с and а, Latin m) mixes alphabets: refused at its line, saying
+    what it reads as and how to fix it; the whole input is rejected."""
     paths = registry_with(
-        tmp_path, "id,name,area_id,host\ncam-1,a,P150202-01,127.0.0.1\n\u0441am-1,b,P150202-01,127.0.0.2\n"
+        tmp_path, "id,name,area_id,host\ncam-1,a,P150202-01,127.0.0.1\n\u0441\u0430m-1,b,P150202-01,127.0.0.2\n"
     )
-    assert any(f"{paths[2]}:3: id:" in p for p in problems_of(paths))
+    found = problems_of(paths)
+    line = next(p for p in found if p.startswith(f"{paths[2]}:3: id:"))
+    assert "mixes Cyrillic and Latin" in line and "U+0441" in line and "reads as 'cam-1'" in line, line
+    assert "retype it in one alphabet" in line
+
+
+@pytest.mark.parametrize(
+    "other",
+    ["\u0441\u0430\u043c-1", "\u0421\u0410\u041c-1", "\u03bf\u03c1\u03b1-1"],
+    ids=["cyrillic", "cyrillic-caps", "greek"],
+)
+def test_c1_single_script_look_alike_is_a_duplicate_with_file_and_line(tmp_path: Path, other: str) -> None:
+    """All-Cyrillic 'сам-1' / 'САМ-1' is not mixed-script, but folds (TR39-style skeleton) to 'cam-1'; Greek
+    'ορα-1' to 'opa-1': duplicates, named at their line with the first one's place."""
+    latin = "opa-1" if other.startswith("\u03bf") else "cam-1"
+    paths = registry_with(
+        tmp_path, f"id,name,area_id,host\n{latin},a,P150202-01,127.0.0.1\n{other},b,P150202-01,127.0.0.2\n"
+    )
+    found = problems_of(paths)
+    assert any(p.startswith(f"{paths[2]}:3: id: duplicate camera id") and f"{paths[2]}:2" in p for p in found), found
+
+
+def test_c1_han_with_latin_is_not_mixed_script(tmp_path: Path) -> None:
+    """Han next to Latin is how ids are written here (东门-cam1): allowed, as UTS #39's highly restrictive level."""
+    paths = registry_with(tmp_path, "id,name,area_id,host\n东门-cam1,a,P150202-01,127.0.0.1\n")
+    assert problems_of(paths) == []
+
+
+def _insert_old_keyed(conn: Connection, camera_id: str, host: str) -> None:
+    """A camera as schema 0001 stored it (a copy of cam-1's other columns), with the pre-fix key."""
+    conn.execute(
+        text(
+            "INSERT INTO cameras (id, id_key, name, area_id, host, auth, in_service, tags) "
+            "SELECT :id, :key, :id, area_id, :host, auth, in_service, tags FROM cameras WHERE id = 'cam-1'"
+        ),
+        {"id": camera_id, "key": unicodedata.normalize("NFKC", camera_id).casefold(), "host": host},
+    )
+
+
+def _camera_keys(engine: Engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        return {str(ident): str(key) for ident, key in conn.execute(text("SELECT id, id_key FROM cameras"))}
+
+
+def test_c1_existing_database_is_rekeyed_and_a_stored_look_alike_pair_is_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database written before the fix (schema 0001, old keys) holding 'cam-1' and all-Cyrillic 'сам-1': the
+    migration re-keys what it can, warns about the pair, and every import then rejects the pair."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    paths = registry_with(tmp_path, "id,name,area_id,host\ncam-1,a,P150202-01,127.0.0.1\n")
+    db.upgrade(url, "0001")
+    engine = db.make_engine(url)
+    try:
+        store.import_inventory(engine, parse_files(paths))  # keys written by today's id_key: Latin ones are unchanged
+        with engine.begin() as conn:  # two more cameras, keyed the old way (NFKC + casefold only)
+            _insert_old_keyed(conn, "\u0441\u0430\u043c-1", "127.0.0.2")  # all-Cyrillic 'сам-1'
+            _insert_old_keyed(conn, "\u0445\u0443\u0437-7", "127.0.0.3")  # 'хуз-7': no Latin twin
+        with caplog.at_level(logging.WARNING, logger="sharpeyes.registry.migrations"):
+            db.upgrade(engine)
+        keys = _camera_keys(engine)
+        assert keys == {
+            "cam-1": "cam-1",
+            "\u0441\u0430\u043c-1": "\u0441\u0430\u043c-1",
+            "\u0445\u0443\u0437-7": "xy\u0437-7",
+        }
+        assert "'cam-1' and '\u0441\u0430\u043c-1' are look-alikes" in caplog.text
+        with pytest.raises(InputError) as raised:
+            store.import_inventory(engine, parse_files(paths))
+        assert any(
+            p.startswith(
+                f"{paths[2]}:2: id: duplicate camera id 'cam-1' (already at (database) as '\u0441\u0430\u043c-1')"
+            )
+            for p in raised.value.problems
+        ), raised.value.problems
+        db.downgrade(engine, "0001")  # and back: the old keys again
+        assert _camera_keys(engine)["\u0445\u0443\u0437-7"] == "\u0445\u0443\u0437-7"
+    finally:
+        engine.dispose()
 
 
 async def test_c1_reload_with_a_broken_registry_keeps_the_old_config_running(tmp_path: Path) -> None:
