@@ -24,7 +24,7 @@ from pathlib import Path
 import click
 
 from sharpeyes.errors import UserError
-from sharpeyes.probers.base import Deadline, FaultCode, FdExhaustedError, ProbeResult, ProbeTarget, Reason, run_probe
+from sharpeyes.probers.base import BackPressureError, Deadline, FaultCode, ProbeResult, ProbeTarget, Reason, run_probe
 from sharpeyes.quality.store import Kind, MemorySignatureStore, get_store, set_store
 from sharpeyes.redact import redact_text
 from sharpeyes.registry.inventory import Camera
@@ -65,8 +65,8 @@ async def grab_reference(target: ProbeTarget, module: ProbeModule, capture: Memo
     ``capture`` must be the process's installed signature store (see :func:`baseline_all`)."""
     try:
         result = await run_probe(target, module, deadline=Deadline(module.timeout_s))
-    except FdExhaustedError:
-        return Outcome(target.camera_id, None, f"failed {target.camera_id}: out of file descriptors (retry later)")
+    except BackPressureError as exc:
+        return Outcome(target.camera_id, None, f"failed {target.camera_id}: {exc.skip_reason} (retry later)")
     signature = await MemorySignatureStore.get(capture, target.camera_id, "last")
     secrets = target.secrets()
     if result.reason not in (Reason.OK, Reason.FRAME_FAULT) or signature is None:

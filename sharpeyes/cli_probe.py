@@ -24,7 +24,7 @@ from sharpeyes.cli_registry import db_option
 from sharpeyes.config import find_probe_module as find_module
 from sharpeyes.errors import UserError
 from sharpeyes.logsafe import register_secret
-from sharpeyes.probers.base import Deadline, FdExhaustedError, ProbeResult, ProbeTarget, Reason, run_probe
+from sharpeyes.probers.base import BackPressureError, Deadline, ProbeResult, ProbeTarget, Reason, run_probe
 from sharpeyes.redact import Secret, redact_text
 from sharpeyes.settings import ProbeModule
 
@@ -102,8 +102,8 @@ async def _run(target: ProbeTarget, module: ProbeModule, save_frame: Path | None
     """One probe; for frame modules, the decode workers are stopped afterwards and ``save_frame`` is honoured."""
     try:
         return await _run_one(target, module, save_frame)
-    except FdExhaustedError:
-        raise UserError("out of file descriptors during the probe (raise `ulimit -n`)") from None
+    except BackPressureError as exc:
+        raise UserError(f"{exc} ({exc.skip_reason}): no result for the camera; retry later") from None
 
 
 async def _run_one(target: ProbeTarget, module: ProbeModule, save_frame: Path | None) -> ProbeResult:

@@ -18,7 +18,8 @@ File descriptors (RELIABILITY.md R3): the global limit is capped at start by the
 descriptors one probe holds (:func:`fd_capped_concurrency`); the choice is logged once and exported
 (``sharpeyes_probe_concurrency_limit``). If a probe still meets ``EMFILE``/``ENFILE`` (other fds grew, or
 the system table is full), that is back-pressure, not the camera's result: the slot is skipped with reason
-``fd_budget`` (the next sweep probes it again), counted, and logged at most once a minute.
+``fd_budget`` (the next sweep probes it again), counted, and logged at most once a minute. The same holds when
+every decode worker stays busy until a frame probe's deadline (``decoders_busy``, RELIABILITY.md R4).
 
 Completeness (RELIABILITY.md L1): every scheduled (camera, module, slot) ends in exactly one outcome, counted
 in :class:`~sharpeyes.runtime.SweepStats`: ``ok``, ``failure`` or ``skipped`` with a reason —
@@ -28,7 +29,8 @@ in :class:`~sharpeyes.runtime.SweepStats`: ``ok``, ``failure`` or ``skipped`` wi
 - ``overrun``: the whole sweep was not started because the previous one was still running;
 - ``missed``: sweeps that should have run while the process was paused or the loop stalled;
 - ``shutdown``: the daemon stopped before the probe started, or cancelled it after the grace period;
-- ``fd_budget``: the probe ran out of file descriptors (``EMFILE``/``ENFILE``); not recorded for the camera.
+- ``fd_budget``: the probe ran out of file descriptors (``EMFILE``/``ENFILE``); not recorded for the camera;
+- ``decoders_busy``: a frame probe found no free decode worker before its deadline; not recorded either.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import random
 import resource
 import time
 import weakref
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -49,7 +52,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from sharpeyes.probers.base import Deadline, FdExhaustedError, ProbeResult, ProbeTarget, Reason, run_probe
+from sharpeyes.probers.base import BackPressureError, Deadline, ProbeResult, ProbeTarget, Reason, run_probe
 from sharpeyes.registry.inventory import Camera
 from sharpeyes.runtime import Runtime, SweepStats
 from sharpeyes.settings import ProbeModule
@@ -66,7 +69,7 @@ FDS_PER_PROBE = {"frame": 3}
 """File descriptors one probe may hold at once, by prober: a socket, plus a transient one (DNS, TLS, a
 re-connect after a redirect); a frame probe also waits on its decode worker's pipe."""
 DEFAULT_FDS_PER_PROBE = 2
-FD_WARNING_EVERY_S = 60.0
+BACK_PRESSURE_WARNING_EVERY_S = 60.0
 
 
 def soft_fd_limit() -> int | None:
@@ -128,8 +131,8 @@ class Scheduler:
         )
         runtime.concurrency_limit = self.concurrency
         self._global = asyncio.Semaphore(self.concurrency)
-        self._fd_warned_at: float | None = None
-        self._fd_unwarned = 0
+        self._pressure_warned_at: dict[str, float] = {}
+        self._pressure_unwarned: defaultdict[str, int] = defaultdict(int)
         self._hosts: weakref.WeakValueDictionary[str, asyncio.Semaphore] = weakref.WeakValueDictionary()
         self._sched = AsyncIOScheduler(timezone="UTC")
         self._sched.add_listener(self._on_overrun, EVENT_JOB_MAX_INSTANCES)
@@ -397,22 +400,25 @@ class Scheduler:
                 lags.append(lag)
                 self._stats(module.name).recent_lags.append(lag)
             return await self._probe_tracked(cam, module)
-        except FdExhaustedError:
-            self._fd_backpressure(module.name)
-            return "fd_budget"
+        except BackPressureError as exc:
+            self._back_pressure(module.name, exc)
+            return exc.skip_reason
         finally:
             self._global.release()
             host_lock.release()
 
-    def _fd_backpressure(self, module: str) -> None:
-        """A probe ran out of file descriptors: counted by the caller as a skip; logged at most once a minute."""
-        self._fd_unwarned += 1
+    def _back_pressure(self, module: str, exc: BackPressureError) -> None:
+        """A probe ran out of our own capacity: counted by the caller as a skip; logged at most once a minute per
+        reason (never a traceback per probe)."""
+        reason = exc.skip_reason
+        self._pressure_unwarned[reason] += 1
         now = time.monotonic()
-        if self._fd_warned_at is None or now - self._fd_warned_at >= FD_WARNING_EVERY_S:
-            log.warning("module %s: %d probe(s) skipped, out of file descriptors (limit %s, concurrency %d); "
-                        "they are probed again next sweep", module, self._fd_unwarned, self.fd_limit,
+        last = self._pressure_warned_at.get(reason)
+        if last is None or now - last >= BACK_PRESSURE_WARNING_EVERY_S:
+            log.warning("module %s: %d probe(s) skipped as %s (%s; fd limit %s, concurrency %d); they are probed "
+                        "again next sweep", module, self._pressure_unwarned[reason], reason, exc, self.fd_limit,
                         self.concurrency)  # fmt: skip
-            self._fd_warned_at, self._fd_unwarned = now, 0
+            self._pressure_warned_at[reason], self._pressure_unwarned[reason] = now, 0
 
     async def _probe_tracked(self, cam: Camera, module: ProbeModule) -> ProbeResult:
         """Run the probe as a task the shutdown can wait for (and cancel after the grace period)."""

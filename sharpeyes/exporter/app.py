@@ -30,7 +30,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 
 from sharpeyes.exporter import exposition
 from sharpeyes.exporter.collector import SharpeyesCollector
-from sharpeyes.probers.base import Deadline, FdExhaustedError, ProbeResult
+from sharpeyes.probers.base import BackPressureError, Deadline, ProbeResult
 from sharpeyes.rates import judge_camera
 from sharpeyes.redact import Secret, redact_text, redact_url
 from sharpeyes.registry.inventory import Camera
@@ -204,8 +204,8 @@ async def _probe(request: web.Request) -> web.Response:
         raise web.HTTPNotImplemented(text="probing is not configured\n")
     try:
         result = await hook(camera, module, Deadline(_probe_deadline(request, module)))
-    except FdExhaustedError:  # our shortage, not the camera's: the caller may retry later
-        raise web.HTTPServiceUnavailable(text="out of file descriptors; retry later\n") from None
+    except BackPressureError as exc:  # our shortage, not the camera's: the caller may retry later
+        raise web.HTTPServiceUnavailable(text=f"{exc.skip_reason}: retry later\n") from None
     return web.Response(body=generate_latest(_probe_registry(result)), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -3,9 +3,9 @@
 A prober is an async callable ``probe(target, module, *, deadline) -> ProbeResult``. It never raises for a
 camera's fault: every failure of the camera becomes a result with a closed :class:`Reason` and the
 :class:`Phase` where it happened. Only a bug of ours may escape, and :func:`run_probe` turns that into
-``Reason.INTERNAL`` so one probe can never take the daemon down. The one exception is our own shortage of
-file descriptors (``EMFILE``/``ENFILE``): it is not the camera's result, so :func:`run_probe` raises
-:class:`FdExhaustedError` and the caller treats it as back-pressure (RELIABILITY.md R3).
+``Reason.INTERNAL`` so one probe can never take the daemon down. The exception is our own shortage of capacity
+(file descriptors, ``EMFILE``/``ENFILE``; decode workers): it is not the camera's result, so :func:`run_probe`
+raises a :class:`BackPressureError` and the caller treats it as back-pressure (RELIABILITY.md R3, R4).
 """
 
 from __future__ import annotations
@@ -249,9 +249,23 @@ def register(name: str) -> Callable[[Prober], Prober]:
 FD_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE})
 
 
-class FdExhaustedError(Exception):
-    """This process (``EMFILE``) or the system (``ENFILE``) ran out of file descriptors during a probe: our own
-    resource shortage, never the camera's result (back-pressure: retry later)."""
+class BackPressureError(Exception):
+    """Our own capacity ran out during a probe: never the camera's result. :func:`run_probe` lets it through; the
+    scheduler skips the slot with :attr:`skip_reason` (counted) and probes the camera again next sweep."""
+
+    skip_reason = "back_pressure"
+
+
+class FdExhaustedError(BackPressureError):
+    """This process (``EMFILE``) or the system (``ENFILE``) ran out of file descriptors during a probe."""
+
+    skip_reason = "fd_budget"
+
+
+class DecodersBusyError(BackPressureError):
+    """No decode worker became free before the probe's deadline (others are busy, or hung until killed)."""
+
+    skip_reason = "decoders_busy"
 
 
 def fd_exhausted(exc: BaseException | None) -> bool:
@@ -267,7 +281,7 @@ def fd_exhausted(exc: BaseException | None) -> bool:
 
 async def run_probe(target: ProbeTarget, module: ProbeModule, *, deadline: Deadline) -> ProbeResult:
     """Run the module's prober under its total deadline. Never raises, except cancellation and
-    :class:`FdExhaustedError` (we ran out of file descriptors: not a result of the camera)."""
+    :class:`BackPressureError` (we ran out of file descriptors or decode workers: not a result of the camera)."""
     prober = PROBERS.get(module.prober)
     builder = ResultBuilder(target, module.name)
     if prober is None:
@@ -277,6 +291,8 @@ async def run_probe(target: ProbeTarget, module: ProbeModule, *, deadline: Deadl
             return await prober(target, module, deadline=deadline)
     except TimeoutError:
         return builder.finish(Reason.TIMEOUT, "total deadline reached")
+    except BackPressureError:
+        raise
     except Exception as exc:  # a bug of ours: count it, never crash the daemon
         if fd_exhausted(exc):
             raise FdExhaustedError(f"out of file descriptors ({type(exc).__name__})") from None

@@ -8,7 +8,9 @@ The session always ends with TEARDOWN. With ``frame.source: snapshot`` (or a cam
 one JPEG is fetched from the snapshot URI instead (:mod:`sharpeyes.probers.snapshot_source`).
 
 Reasons: no video track, no RTP, or no keyframe before the deadline → ``no_media``; a decoder that rejects the
-stream, crashes or hangs → ``decode_error`` (the worker is killed and replaced); a picture fault →
+stream, crashes or hangs (past ``decode_timeout_s`` or the probe's deadline) → ``decode_error`` (the worker is
+killed and replaced); no worker free before the deadline → :class:`~sharpeyes.probers.base.DecodersBusyError`
+(back-pressure, not a result); a picture fault →
 ``frame_fault`` with ``faults`` and ``scores``. Observations: ``ttfb_s`` and ``keyframe_s`` (from the start of
 the probe to the first RTP byte and to the complete keyframe), ``decode_ms``, ``analyse_ms``, ``width``,
 ``height``, ``frames_decoded``, ``second_frame`` (1 if the in-probe freeze check ran) and ``verdict_s``.
@@ -24,7 +26,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sharpeyes.probers import backoff as lockout
-from sharpeyes.probers.base import Deadline, FaultCode, Phase, ProbeResult, ProbeTarget, Reason, ResultBuilder, register
+from sharpeyes.probers.base import (
+    Deadline,
+    DecodersBusyError,
+    FaultCode,
+    Phase,
+    ProbeResult,
+    ProbeTarget,
+    Reason,
+    ResultBuilder,
+    register,
+)
 from sharpeyes.probers.frame_job import FrameJob, FrameOutcome
 from sharpeyes.probers.rtsp import client_options, reason_for
 from sharpeyes.probers.snapshot_source import SnapshotError, fetch_snapshot
@@ -42,6 +54,7 @@ log = logging.getLogger(__name__)
 SAVE_FRAME: contextvars.ContextVar[Path | None] = contextvars.ContextVar("sharpeyes_save_frame", default=None)
 MAX_UNITS = 512
 MAX_BYTES = 64 * 1024 * 1024
+FAIR_DECODE_S = 0.5  # a decode cut by the deadline sooner than this is not blamed on the camera's media
 _DECODE_RESERVE = 0.2  # share of the probe's time kept for decoding and analysis after the keyframe wait
 _SPS_TYPES = {"h264": 7, "h265": 33}
 
@@ -124,12 +137,10 @@ async def _probe(target: ProbeTarget, module: ProbeModule, deadline: Deadline) -
     )
     try:
         outcome: FrameOutcome = await get_pool().run(job, deadline.remaining(), module.frame.decode_timeout_s)
-    except PoolBusyError:
-        return builder.finish(Reason.INTERNAL, "all decode workers busy until the deadline")
-    except JobTimeoutError:
-        if deadline.remaining() < 0.05:
-            return builder.finish(Reason.TIMEOUT, "total deadline reached while decoding; worker killed")
-        return builder.finish(Reason.DECODE_ERROR, "decoder hung; worker killed")
+    except PoolBusyError:  # our capacity, not the camera: back-pressure, the scheduler skips and counts the slot
+        raise DecodersBusyError("all decode workers busy until the deadline") from None
+    except JobTimeoutError as exc:
+        return _decoder_hung(builder, module, exc)
     except WorkerCrashedError:
         return builder.finish(Reason.DECODE_ERROR, "decoder crashed; worker replaced")
     except WorkerError as exc:
@@ -137,6 +148,18 @@ async def _probe(target: ProbeTarget, module: ProbeModule, deadline: Deadline) -
     if outcome.error:
         return builder.finish(Reason.DECODE_ERROR, outcome.error)
     return await _verdict(builder, target, outcome, store_reference=job.reference is None)
+
+
+def _decoder_hung(builder: ResultBuilder, module: ProbeModule, exc: JobTimeoutError) -> ProbeResult:
+    """A decode job killed on its timeout. Past its own ``decode_timeout_s``, or after a fair chance
+    (:data:`FAIR_DECODE_S`) when the probe's deadline cut it, the decoder hung on this camera's media:
+    ``decode_error``. Cut by the deadline sooner (it waited for a busy pool), it says nothing about the camera:
+    back-pressure, like a pool busy until the deadline."""
+    fair = min(module.frame.decode_timeout_s, FAIR_DECODE_S)
+    if exc.cut_by_limit and exc.ran_s < fair:
+        raise DecodersBusyError(f"the deadline left the decoder {exc.ran_s:.2f} s (< {fair:g} s)") from None
+    until = "the probe's deadline" if exc.cut_by_limit else "its decode timeout"
+    return builder.finish(Reason.DECODE_ERROR, f"decoder hung until {until} ({exc.ran_s:.1f} s); worker killed")
 
 
 async def _verdict(

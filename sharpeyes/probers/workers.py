@@ -31,7 +31,13 @@ class WorkerError(Exception):
 
 
 class JobTimeoutError(WorkerError):
-    """The job outlived its timeout; its worker was killed and replaced."""
+    """The job outlived its timeout; its worker was killed and replaced. ``ran_s``: how long a worker had the job
+    (0 when it never got one); ``cut_by_limit``: it was stopped by the overall limit, not by its own ``run_s``."""
+
+    def __init__(self, message: str, *, ran_s: float = 0.0, cut_by_limit: bool = True) -> None:
+        super().__init__(message)
+        self.ran_s = ran_s
+        self.cut_by_limit = cut_by_limit
 
 
 class PoolBusyError(JobTimeoutError):
@@ -131,11 +137,16 @@ class WorkerPool:
                 worker = await queue.get()
         except TimeoutError:
             raise PoolBusyError("no worker became free in time") from None
-        end = min(limit_end, loop.time() + run_s) if run_s is not None else limit_end
+        started = loop.time()
+        end = min(limit_end, started + run_s) if run_s is not None else limit_end
         healthy = False
         try:
             result = await self._exchange(worker, job, end)
             healthy = True
+        except JobTimeoutError:
+            raise JobTimeoutError(
+                "job timed out; worker killed", ran_s=loop.time() - started, cut_by_limit=end >= limit_end
+            ) from None
         finally:
             if healthy:
                 queue.put_nowait(worker)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -108,3 +109,24 @@ async def onvif_case(peers: Peers, bound_s: float) -> AsyncIterator[None]:
             yield
         await peers.stop()
         peers._started.clear()  # the fixture's own teardown has nothing left to stop
+
+
+def descendants(pid: int | None = None) -> set[int]:
+    """Every process below ``pid`` (default: this one), from /proc: children, grandchildren (decode workers are
+    the forkserver's children, not ours) and so on."""
+    found: set[int] = set()
+    todo = [pid if pid is not None else os.getpid()]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = list(Path(f"/proc/{parent}/task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                kids = {int(p) for p in (task / "children").read_text().split()}
+            except OSError:
+                continue
+            todo.extend(kids - found)
+            found |= kids
+    return found

@@ -23,7 +23,7 @@ import aiohttp
 import pytest
 
 from sharpeyes.exporter.collector import SharpeyesCollector
-from sharpeyes.probers.base import PROBERS, Deadline, ProbeResult, ProbeTarget, Reason, ResultBuilder
+from sharpeyes.probers.base import PROBERS, Deadline, DecodersBusyError, ProbeResult, ProbeTarget, Reason, ResultBuilder
 from sharpeyes.scheduler import Limits
 from sharpeyes.settings import ProbeModule
 from tests.exporter_helpers import samples
@@ -153,27 +153,34 @@ async def test_r3_fd_budget_below_the_concurrency_is_back_pressure_not_internal(
     assert "Too many open files" not in log and "Traceback" not in log
 
 
-class _EmfileProber:
-    """Raises what ``socket()`` raises at the fd limit for the cameras in ``starved``; probes the others fine."""
+class _StarvedProber:
+    """Raises ``error`` for the cameras in ``starved`` (what ``socket()`` raises at the fd limit, or the frame
+    prober when no decode worker is free); probes the others fine."""
 
-    def __init__(self, starved: frozenset[str]) -> None:
-        self.starved = starved
-        self.calls = 0
+    def __init__(self, starved: frozenset[str], error: Exception) -> None:
+        self.starved, self.error = starved, error
 
     async def __call__(self, target: ProbeTarget, module: ProbeModule, *, deadline: Deadline) -> ProbeResult:
-        self.calls += 1
         if target.camera_id in self.starved:
-            raise OSError(errno.EMFILE, "Too many open files")
+            raise self.error
         return ResultBuilder(target, module.name).finish(Reason.OK)
 
 
+@pytest.mark.parametrize(
+    ("error", "skip", "logged"),
+    [
+        (OSError(errno.EMFILE, "Too many open files"), "fd_budget", "out of file descriptors"),
+        (DecodersBusyError("all decode workers busy until the deadline"), "decoders_busy", "decode workers busy"),
+    ],
+    ids=["emfile", "decoders_busy"],
+)
 async def test_r3_emfile_from_a_prober_is_a_counted_skip_not_the_cameras_result(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, error: Exception, skip: str, logged: str
 ) -> None:
-    """If EMFILE still happens (fds used elsewhere, ENFILE system-wide): the slot is skipped ``fd_budget``, counted
-    in ``sharpeyes_probes_skipped_total``, nothing recorded for the camera, one warning (not one per probe)."""
-    prober = _EmfileProber(frozenset({f"c{i}" for i in range(0, 20, 2)}))
-    monkeypatch.setitem(PROBERS, "rtsp", prober)
+    """If EMFILE still happens (fds used elsewhere, ENFILE system-wide), or no decode worker is free (R4): the slot
+    is skipped with a reason, counted in ``sharpeyes_probes_skipped_total``, nothing recorded for the camera, one
+    warning (not one per probe), no traceback."""
+    monkeypatch.setitem(PROBERS, "rtsp", _StarvedProber(frozenset({f"c{i}" for i in range(0, 20, 2)}), error))
     async with back_to_baseline():
         rt, sched = make(city(20), module(interval=1.5, timeout=0.5), Limits(retries=0))
         sched.start()
@@ -182,14 +189,15 @@ async def test_r3_emfile_from_a_prober_is_a_counted_skip_not_the_cameras_result(
         finally:
             await sched.stop()
     stats = rt.sweeps["live"]
-    assert stats.skipped["fd_budget"] >= 20 and "internal" not in stats.outcomes, stats
+    assert stats.skipped[skip] >= 20 and "internal" not in stats.outcomes, stats
     assert stats.outcomes["ok"] >= 20 and stats.scheduled == stats.accounted()
     assert all(rt.store.camera_status(f"c{i}").up is None for i in range(0, 20, 2))  # nothing charged to them
     assert all(rt.store.camera_status(f"c{i}").up is True for i in range(1, 20, 2))
-    warnings = [r for r in caplog.records if "out of file descriptors" in r.getMessage()]
-    assert len(warnings) == 1 and not any(r.exc_info for r in caplog.records), caplog.text
+    warnings = [r for r in caplog.records if f"skipped as {skip}" in r.getMessage()]
+    assert len(warnings) == 1 and logged in warnings[0].getMessage(), caplog.text
+    assert not any(r.exc_info for r in caplog.records), caplog.text
     exposition = {
         (m.name, s.labels.get("reason")): s.value for m in SharpeyesCollector(rt).collect() for s in m.samples
     }
-    assert exposition[("sharpeyes_probes_skipped", "fd_budget")] == stats.skipped["fd_budget"]
+    assert exposition[("sharpeyes_probes_skipped", skip)] == stats.skipped[skip]
     assert exposition[("sharpeyes_probe_concurrency_limit", None)] == sched.concurrency
