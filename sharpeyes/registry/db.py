@@ -2,8 +2,11 @@
 
 SQLite runs in WAL mode with a busy timeout, foreign keys on, and ``synchronous=FULL`` (a committed
 transaction survives kill -9 and power loss). Writes start with ``BEGIN IMMEDIATE`` so two writers never
-deadlock on a lock upgrade; reads start with a plain ``BEGIN``. PostgreSQL is used through psycopg 3
-(``postgresql+psycopg://…``; a bare ``postgresql://`` is mapped to it) with pre-ping for restarts.
+deadlock on a lock upgrade; reads start with a plain ``BEGIN``. The WAL is checkpointed by SQLite every 1,000
+pages (≈ 4 MB); a long reader (an audit, a backup) pins it and it grows meanwhile, so ``journal_size_limit``
+truncates it back to :data:`WAL_SIZE_LIMIT` once the reader is gone (RELIABILITY.md D5) instead of keeping its
+high-water mark. PostgreSQL is used through psycopg 3 (``postgresql+psycopg://…``; a bare ``postgresql://`` is
+mapped to it) with pre-ping for restarts.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ if TYPE_CHECKING:  # alembic is imported only when a migration runs: it is slow 
 DEFAULT_URL = "sqlite:///sharpeyes.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 30_000
+WAL_SIZE_LIMIT = 16 * 1024 * 1024
 
 SqliteSync = Literal["FULL", "NORMAL"]
 
@@ -86,6 +90,7 @@ def _install_sqlite_hooks(engine: Engine, synchronous: SqliteSync, busy_timeout_
         try:
             cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             cur.execute(f"PRAGMA synchronous={synchronous}")
             cur.execute("PRAGMA foreign_keys=ON")
         finally:

@@ -71,8 +71,8 @@ async def _play_then_silence(reader: asyncio.StreamReader, writer: asyncio.Strea
 
 
 async def test_n2_play_then_no_rtp_ends_at_the_frame_deadline() -> None:
-    """The frame prober (probers/frame.py, quality branch) maps this to ``no_media``; on main we check the
-    path it uses: waiting for the first keyframe after PLAY ends by the deadline and frees the connection."""
+    """The RTSP path the frame prober uses: waiting for the first keyframe after PLAY ends by the deadline and
+    frees the connection. Through the frame prober itself (``no_media``, decoder free): test_frame_prober.py."""
     deadline_s = 1.5
     async with (
         back_to_baseline(),

@@ -140,7 +140,7 @@ async def _hostile_media(reader: asyncio.StreamReader, writer: asyncio.StreamWri
 async def test_p4_hostile_media_is_contained_and_bounded() -> None:
     """Truncated H.264, absurd SPS sizes and garbage FU-A through the depacketizer: only ProtocolError or a
     (possibly broken) keyframe the decoder worker then judges, never another exception; within the deadline.
-    Decoding in an isolated worker with ``decode_error`` is the frame prober's (quality branch)."""
+    Decoding in the frame prober's kill-able worker, with ``decode_error``: test_frame_prober.py."""
     deadline_s = 1.5
     async with (
         back_to_baseline(),

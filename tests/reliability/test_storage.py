@@ -2,8 +2,8 @@
 
 The daemon runs in-process with the TCP-connect test prober (tests/daemon_helpers.py) against real loopback
 listeners; another OS process holds the write lock; the disk really fills. D2 (kill -9) is the daemon helper's
-tests/reliability/test_kill_restart.py; D4 (PostgreSQL) is tests/integration/test_results_postgres.py; D5 needs
-the audit (audit branch).
+tests/reliability/test_kill_restart.py; D4 (PostgreSQL) is tests/integration/test_results_postgres.py; D5 (a long
+audit read while the daemon writes) is test_storage_audit.py.
 """
 
 from __future__ import annotations
