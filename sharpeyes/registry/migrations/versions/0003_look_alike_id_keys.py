@@ -5,7 +5,7 @@ take it: the first keeps the new key, the other keeps its old one, and a warning
 then reports the pair as a duplicate with its file and line (or ``(database)``) until one is renamed, or
 removed with ``--prune``. Downgrade restores the old keys (NFKC, strip, casefold), which never collide.
 
-Revision ID: 0002
+Revision ID: 0003
 Revises: 0001
 Create Date: 2026-11-29
 """
@@ -21,7 +21,7 @@ from alembic import op
 
 from sharpeyes.registry.fields import id_key
 
-revision = "0002"
+revision = "0003"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
