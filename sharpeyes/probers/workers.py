@@ -2,10 +2,13 @@
 
 ``concurrent.futures.ProcessPoolExecutor`` cannot cancel a running job, and one crashed worker breaks the whole
 executor. Here each worker is one process with one pipe: a job that outlives its timeout gets its worker
-SIGKILLed and reaped, and a fresh worker takes its place; a worker that dies mid-job (a decoder crash) is
-replaced the same way. The caller sees :class:`JobTimeoutError` or :class:`WorkerCrashedError` and the pool stays at
-full strength. Workers are started by ``forkserver`` (never ``fork`` from a process with an event loop and
-threads), with the handler's module preloaded so a replacement is ready in milliseconds.
+SIGKILLed, and a fresh worker takes its place; a worker that dies mid-job (a decoder crash) is replaced the same
+way. The caller sees :class:`JobTimeoutError` or :class:`WorkerCrashedError` at once; reaping the dead worker and
+starting its replacement (tens of milliseconds each on a busy machine) run in a thread, never on the event loop,
+so a mass of crashing decoders cannot stall the daemon (RELIABILITY.md R4); a replacement that cannot start (no
+file descriptors, say) is retried every second, so restarts are paced. Workers are started by ``forkserver``
+(never ``fork`` from a process with an event loop and threads), with the handler's module preloaded so a
+replacement is ready in milliseconds.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
@@ -82,6 +86,8 @@ class WorkerPool:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started: list[_Worker] = []
         self._all: set[_Worker] = set()
+        self._lock = threading.Lock()  # guards _all: replacements start in threads
+        self._respawns: set[asyncio.Task[None]] = set()
         self.replaced = 0
         self._closed = False
 
@@ -93,7 +99,8 @@ class WorkerPool:
         process.start()
         child.close()
         worker = _Worker(process, parent)
-        self._all.add(worker)
+        with self._lock:
+            self._all.add(worker)
         return worker
 
     def _queue(self) -> asyncio.Queue[_Worker]:
@@ -121,7 +128,14 @@ class WorkerPool:
     @property
     def alive(self) -> int:
         """Workers whose process is running (the pool's health: ``alive == size`` when healthy)."""
-        return sum(1 for w in self._all if w.process.is_alive())
+        with self._lock:
+            workers = list(self._all)
+        return sum(1 for w in workers if w.process.is_alive())
+
+    async def settled(self) -> None:
+        """Wait until every replacement under way has started (or given up because the pool closed)."""
+        while self._respawns:
+            await asyncio.wait(set(self._respawns))
 
     async def run(self, job: object, limit_s: float, run_s: float | None = None) -> Any:
         """Run one job within ``limit_s`` seconds in all, of which at most ``run_s`` on the worker.
@@ -183,16 +197,52 @@ class WorkerPool:
             loop.remove_reader(fd)
 
     def _replace(self, worker: _Worker) -> None:
-        """Kill and reap a worker that hung, crashed or was interrupted, and start a fresh one."""
-        self._kill(worker)
-        if not self._closed and self._idle is not None:
-            self.replaced += 1
-            self._idle.put_nowait(self._spawn())
-
-    def _kill(self, worker: _Worker) -> None:
-        self._all.discard(worker)
+        """Kill a worker that hung, crashed or was interrupted (SIGKILL now, on the loop: it does not block), then
+        reap it and start a fresh one in a thread."""
         with contextlib.suppress(Exception):
             worker.process.kill()
+        with self._lock:
+            self._all.discard(worker)
+        idle = self._idle
+        if self._closed or idle is None:
+            self._reap(worker)
+            return
+        self.replaced += 1
+        task = asyncio.get_running_loop().create_task(self._respawn(worker, idle))
+        self._respawns.add(task)
+        task.add_done_callback(self._respawns.discard)
+
+    async def _respawn(self, dead: _Worker, idle: asyncio.Queue[_Worker]) -> None:
+        """Reap ``dead`` and put a fresh worker in its place; retried every second while it cannot start."""
+        await asyncio.to_thread(self._reap, dead)
+        while not self._closed:
+            try:
+                fresh = await asyncio.to_thread(self._spawn_unless_closed)
+            except Exception as exc:  # e.g. EMFILE: the pool runs one short until it can start again
+                log.warning("could not start a decode worker (%s); retrying in 1 s", type(exc).__name__)
+                await asyncio.sleep(1.0)
+                continue
+            if fresh is not None:
+                idle.put_nowait(fresh)
+            return
+
+    def _spawn_unless_closed(self) -> _Worker | None:
+        """A fresh worker, or None if the pool closed meanwhile (then it is killed again at once)."""
+        fresh = self._spawn()
+        if self._closed:  # close() may have missed it: it took its list before this one was added
+            self._kill(fresh)
+            return None
+        return fresh
+
+    def _kill(self, worker: _Worker) -> None:
+        with self._lock:
+            self._all.discard(worker)
+        with contextlib.suppress(Exception):
+            worker.process.kill()
+        self._reap(worker)
+
+    def _reap(self, worker: _Worker) -> None:
+        """Wait for a killed worker's exit (no zombie) and close its pipe; blocking, so never on the loop."""
         worker.process.join(timeout=5)
         worker.conn.close()
         if worker.process.exitcode not in (None, 0, -signal.SIGKILL):
@@ -201,7 +251,9 @@ class WorkerPool:
     def close(self) -> None:
         """Stop every worker (kill and reap); idempotent."""
         self._closed = True
-        for worker in list(self._all):
+        with self._lock:
+            workers = list(self._all)
+        for worker in workers:
             self._kill(worker)
         self._idle, self._started = None, []
 

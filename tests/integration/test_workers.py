@@ -39,8 +39,9 @@ async def test_hung_job_is_killed_within_its_time_and_replaced(pool_factory: lis
     started = time.monotonic()
     with pytest.raises(JobTimeoutError):
         await pool.run("x", 0.5)
-    assert time.monotonic() - started < 0.5 + 2.0  # killing and reaping is quick
+    assert time.monotonic() - started < 0.5 + 2.0  # killing is quick (reaping and restarting go on in a thread)
     assert pool.replaced == 1
+    await pool.settled()
     assert pool.alive == 1
 
 
@@ -49,6 +50,7 @@ async def test_crashed_worker_is_replaced_and_the_next_job_runs(pool_factory: li
     with pytest.raises(WorkerCrashedError):
         await pool.run("x", 30)
     assert pool.replaced == 1
+    await pool.settled()
     assert pool.alive == 1
     with pytest.raises(WorkerCrashedError):  # and again: the replacement works (and crashes) the same way
         await pool.run("x", 30)
@@ -79,3 +81,31 @@ async def test_queueing_does_not_count_against_the_jobs_own_time(pool_factory: l
     with pytest.raises(PoolBusyError):  # but waiting is bounded by the overall limit
         await pool.run(0.1, 0.3, run_s=2.0)
     assert await busy == 1.0
+
+
+async def test_a_replacement_that_cannot_start_is_retried(
+    pool_factory: list[WorkerPool], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Starting the replacement fails once (as under EMFILE): one warning, retried a second later, back at strength;
+    the job's caller got its answer at once, and the event loop never waited for reaping or spawning."""
+    pool = _pool(pool_factory, "crash", size=1)
+    pool.start()
+    spawn = pool._spawn
+    failures = iter([OSError(24, "Too many open files")])
+
+    def flaky_spawn() -> object:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return spawn()
+
+    monkeypatch.setattr(pool, "_spawn", flaky_spawn)
+    started = time.monotonic()
+    with pytest.raises(WorkerCrashedError):
+        await pool.run("x", 30)
+    answered = time.monotonic() - started
+    await pool.settled()
+    assert pool.alive == 1 and pool.replaced == 1
+    assert time.monotonic() - started >= 1.0  # the retry waited its second
+    assert answered < 1.0
+    assert sum("could not start a decode worker (OSError)" in r.getMessage() for r in caplog.records) == 1

@@ -245,6 +245,7 @@ async def test_r4_decoders_hanging_and_crashing_en_masse(stream: Units, misbehav
             with contextlib.suppress(asyncio.CancelledError):
                 await tick
         await stack.aclose()
+        await pool.settled()  # replacements start in threads; the baseline checks wait for none
         by_kind = {k: [r for r, kk in zip(results, kinds, strict=True) if kk == k] for k in streams}
         for r in by_kind["hang"]:
             assert (r.reason, r.phase) == (Reason.DECODE_ERROR, Phase.DECODE), r
@@ -296,6 +297,7 @@ async def test_r4_more_hung_decoders_than_workers_is_back_pressure_for_the_rest(
                 )
             )
         await stack.aclose()
+        await misbehaving_pool.settled()  # replacements start in threads; the baseline checks wait for none
     pressure = [o for o in outcomes if isinstance(o, BackPressureError)]
     results = [(k, o) for k, o in zip(kinds, outcomes, strict=True) if isinstance(o, ProbeResult)]
     assert all(o.skip_reason == "decoders_busy" for o in pressure)
