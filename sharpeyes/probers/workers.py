@@ -132,6 +132,11 @@ class WorkerPool:
             workers = list(self._all)
         return sum(1 for w in workers if w.process.is_alive())
 
+    def pids(self) -> set[int]:
+        """Process ids of the current workers."""
+        with self._lock:
+            return {w.process.pid for w in self._all if w.process.pid is not None}
+
     async def settled(self) -> None:
         """Wait until every replacement under way has started (or given up because the pool closed)."""
         while self._respawns:

@@ -11,14 +11,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
 
-from sharpeyes.probers import frame
+from sharpeyes.probers import frame, workers
 from sharpeyes.probers.base import BackPressureError, Deadline, Phase, ProbeResult, ProbeTarget, Reason, run_probe
+from sharpeyes.probers.frame_job import FrameJob
 from sharpeyes.probers.workers import WorkerPool
+from sharpeyes.quality.thresholds import Thresholds
 from sharpeyes.settings import FrameOptions, ProbeModule
 from tests.integration.fake_rtsp import FakeRtspServer
 from tests.integration.test_frame_hostile import _split_start_codes, camera, stream
@@ -39,39 +41,60 @@ Units = list[list[bytes]]
 
 
 @pytest.fixture
-def analyse_pool() -> Iterator[WorkerPool]:
-    """The real decode handler, two workers (started before the test's baseline)."""
-    yield from _installed(WorkerPool("sharpeyes.probers.frame_job.analyse", size=2))
+async def analyse_pool() -> AsyncIterator[WorkerPool]:
+    """The real decode handler, two warm workers (started before the test's baseline)."""
+    async with installed("sharpeyes.probers.frame_job.analyse") as pool:
+        yield pool
 
 
 @pytest.fixture
-def misbehaving_pool() -> Iterator[WorkerPool]:
-    """Two workers that hang or crash on marked keyframes (tests/reliability/decoder_handlers.py)."""
-    yield from _installed(WorkerPool("tests.reliability.decoder_handlers.analyse_or_misbehave", size=2))
+async def misbehaving_pool() -> AsyncIterator[WorkerPool]:
+    """Two warm workers that hang or crash on marked keyframes (tests/reliability/decoder_handlers.py)."""
+    async with installed("tests.reliability.decoder_handlers.analyse_or_misbehave") as pool:
+        yield pool
 
 
-def _installed(pool: WorkerPool) -> Iterator[WorkerPool]:
-    pool.start()
-    frame.set_pool(pool)
-    yield pool
+WARM_UP = FrameJob(codec="none", units=(b"",), with_second=False, analysis_width=64, thresholds=Thresholds())
+
+
+@contextlib.asynccontextmanager
+async def installed(handler: str) -> AsyncIterator[WorkerPool]:
+    """A pool of two for the frame prober, on a forkserver of its own. Another test's pool may have started the
+    (process-wide) forkserver without this handler preloaded; every new worker would then import PyAV and
+    OpenCV itself, seconds on a loaded machine, which a 1–2 s decode timeout calls a hang. So: stop the helpers
+    (no other pool is alive between test modules), start the pool, and run one no-op job per worker."""
     frame.close_pool()
+    workers.stop_helpers()
+    pool = WorkerPool(handler, size=2)
+    pool.start()
+    await asyncio.gather(*(pool.run(WARM_UP, 120) for _ in range(pool.size)))
+    frame.set_pool(pool)
+    try:
+        yield pool
+    finally:
+        await pool.settled()
+        frame.close_pool()
     assert pool.alive == 0
 
 
 @contextlib.asynccontextmanager
-async def process_tree_back_to_baseline() -> AsyncIterator[set[int]]:
-    """No zombie anywhere below this process, and as many processes as before (killed workers replaced, none
-    leaked); yields the processes present at the start."""
+async def process_tree_back_to_baseline(pool: WorkerPool) -> AsyncIterator[None]:
+    """No new zombie anywhere below this process, and no new process but the pool's current workers (every killed
+    worker reaped; its replacement is the only newcomer)."""
     before = descendants()
-    yield before
+    zombies_before = zombies(before)
+    yield
+    await pool.settled()
     end = time.monotonic() + 2.0
     while True:
         now = descendants()
         problems = []
-        if zombies(now):
-            problems.append(f"zombies: {zombies(now)}")
-        if len(now) != len(before):
-            problems.append(f"{len(now)} processes below us, {len(before)} before")
+        if zombies(now) - zombies_before:
+            problems.append(f"zombies: {zombies(now) - zombies_before}")
+        if now - before - pool.pids():
+            problems.append(f"leftover processes: {now - before - pool.pids()}")
+        if pool.alive != pool.size:
+            problems.append(f"{pool.alive} of {pool.size} workers alive")
         if not problems or time.monotonic() > end:
             break
         await asyncio.sleep(0.05)
@@ -105,7 +128,7 @@ async def test_n2_play_then_no_rtp_is_no_media_and_the_decoder_is_free(stream: U
     no decode job was ever queued (every worker free: a good stream decodes at once)."""
     units = _split_start_codes(stream)
     methods: list[str] = []
-    async with back_to_baseline(), process_tree_back_to_baseline():
+    async with back_to_baseline(), process_tree_back_to_baseline(analyse_pool):
         async with within(MODULE.timeout_s + 0.5):
             elapsed, result = await probe([], units, methods)
         assert (result.reason, result.phase) == (Reason.NO_MEDIA, Phase.FIRST_BYTE), result
@@ -156,7 +179,7 @@ async def test_p4_hostile_media_is_decode_error_in_the_worker(
     units = _split_start_codes(stream)
     sent, params = hostile(units, case)
     methods: list[str] = []
-    async with back_to_baseline(), process_tree_back_to_baseline():
+    async with back_to_baseline(), process_tree_back_to_baseline(analyse_pool):
         async with within(MODULE.timeout_s + 0.5):
             _, result = await probe(sent, params, methods)
         if case == "truncated_idr":
@@ -171,7 +194,7 @@ async def test_p4_hostile_media_is_decode_error_in_the_worker(
 async def test_p4_garbage_rtp_through_the_frame_prober(stream: Units, analyse_pool: WorkerPool) -> None:
     """2,000 hostile RTP packets (random FU-A, truncated IDR, absurd SPS, noise; test_protocol's server) into the
     frame prober: ``no_media`` or ``decode_error``, never another reason or a traceback, within the deadline."""
-    async with back_to_baseline(), process_tree_back_to_baseline(), FakeRtspServer(_hostile_media) as srv:
+    async with back_to_baseline(), process_tree_back_to_baseline(analyse_pool), FakeRtspServer(_hostile_media) as srv:
         target = ProbeTarget(camera_id="hostile", host="127.0.0.1", rtsp_url=srv.url)
         async with within(MODULE.timeout_s + 0.5):
             result = await run_probe(target, MODULE, deadline=Deadline(MODULE.timeout_s))
@@ -225,7 +248,11 @@ async def test_r4_decoders_hanging_and_crashing_en_masse(stream: Units, misbehav
     }
     pool = misbehaving_pool
     ticker = Ticker()
-    async with back_to_baseline(), process_tree_back_to_baseline(), contextlib.AsyncExitStack() as stack:
+    async with (
+        back_to_baseline(),
+        process_tree_back_to_baseline(misbehaving_pool),
+        contextlib.AsyncExitStack() as stack,
+    ):
         servers = [await stack.enter_async_context(FakeRtspServer(camera(streams[k], [], units))) for k in kinds]
         tick = asyncio.create_task(ticker.run())
         try:
@@ -287,7 +314,11 @@ async def test_r4_more_hung_decoders_than_workers_is_back_pressure_for_the_rest(
     module = MODULE.model_copy(update={"frame": FrameOptions(second_frame_after_s=0.0, decode_timeout_s=3.0)})
     kinds = ["hang"] * 4 + ["good"] * 2
     streams = {"hang": marked(units, decoder_handlers.HANG), "good": units}
-    async with back_to_baseline(), process_tree_back_to_baseline(), contextlib.AsyncExitStack() as stack:
+    async with (
+        back_to_baseline(),
+        process_tree_back_to_baseline(misbehaving_pool),
+        contextlib.AsyncExitStack() as stack,
+    ):
         servers = [await stack.enter_async_context(FakeRtspServer(camera(streams[k], [], units))) for k in kinds]
         async with within(module.timeout_s + 0.5):
             outcomes = await asyncio.gather(

@@ -5,7 +5,7 @@ import errno
 
 import pytest
 
-from sharpeyes.probers.base import Deadline, Phase, ProbeTarget, Reason, run_probe
+from sharpeyes.probers.base import Deadline, FdExhaustedError, Phase, ProbeTarget, Reason, run_probe
 from sharpeyes.probers.rtsp import reason_for
 from sharpeyes.rtsp import errors
 from sharpeyes.settings import ProbeModule
@@ -46,15 +46,18 @@ async def test_connect_errors_map_at_the_edge(monkeypatch: pytest.MonkeyPatch, c
     assert (result.reason, result.phase) == (reason, Phase.CONNECT)
 
 
-async def test_running_out_of_fds_is_internal_not_a_camera_fault(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_running_out_of_fds_is_back_pressure_not_a_camera_fault(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Our own fd shortage is no result at all (RELIABILITY R3-1): the scheduler skips the slot as ``fd_budget``."""
+
     async def fail(*args: object, **kwargs: object) -> None:
         raise OSError(errno.EMFILE, "Too many open files")
 
     monkeypatch.setattr(asyncio, "open_connection", fail)
     module = ProbeModule(name="rtsp_describe", prober="rtsp")
     target = ProbeTarget(camera_id="c", host="192.0.2.1", rtsp_url="rtsp://192.0.2.1/x")
-    result = await run_probe(target, module, deadline=Deadline(1))
-    assert result.reason is Reason.INTERNAL
+    with pytest.raises(FdExhaustedError) as raised:
+        await run_probe(target, module, deadline=Deadline(1))
+    assert raised.value.skip_reason == "fd_budget"
 
 
 async def test_a_url_with_userinfo_is_refused_without_echoing_it() -> None:
