@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import av
-import numpy as np
 
 from sharpeyes.probers.base import FaultCode
+from sharpeyes.quality.decoding import new_decoder
 from sharpeyes.sim.picture import BORDERLINE, SCENES, Frame, scene_frames
 
 FPS = 25.0
@@ -28,20 +28,20 @@ class Case:
 
     name: str
     expected: FaultCode | None
-    keyframe: Frame
-    second: Frame
-    reference: Frame
+    keyframe: av.VideoFrame
+    second: av.VideoFrame
+    reference: av.VideoFrame
 
 
-def h264_roundtrip(frames: list[Frame], crf: int = 26) -> list[Frame]:
+def h264_roundtrip(frames: list[Frame], crf: int = 26) -> list[av.VideoFrame]:
     """Encode RGB frames with libx264 (first one an IDR) and decode them back, as a camera and a prober would."""
     h, w = frames[0].shape[:2]
     enc = av.CodecContext.create("libx264", "w")
     enc.width, enc.height, enc.pix_fmt = w, h, "yuv420p"
     enc.time_base = Fraction(1, int(FPS))
     enc.options = {"crf": str(crf), "preset": "veryfast", "tune": "zerolatency"}
-    dec = av.CodecContext.create("h264", "r")
-    out: list[Frame] = []
+    dec = new_decoder("h264")
+    out: list[av.VideoFrame] = []
     packets = []
     for i, rgb in enumerate(frames):
         vf = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
@@ -49,8 +49,8 @@ def h264_roundtrip(frames: list[Frame], crf: int = 26) -> list[Frame]:
         packets.extend(enc.encode(vf))
     packets.extend(enc.encode(None))
     for packet in packets:
-        out.extend(np.asarray(f.to_ndarray(format="rgb24"), dtype=np.uint8) for f in dec.decode(packet))
-    out.extend(np.asarray(f.to_ndarray(format="rgb24"), dtype=np.uint8) for f in dec.decode(None))
+        out.extend(dec.decode(packet))
+    out.extend(dec.decode(None))
     return out
 
 
@@ -68,9 +68,9 @@ def make_case(
 ) -> Case:
     """Render, encode and decode one case: the reference at 0 s, the probe's frames at 2 s and 3 s."""
     probe = _frames_at(scene, fault, strength, seed, (2, 3), size)
-    (reference,) = _frames_at(scene, None, 1.0, seed, (0,), size)
+    (healthy,) = _frames_at(scene, None, 1.0, seed, (0,), size)
     keyframe, second = h264_roundtrip(probe)
-    (reference,) = h264_roundtrip([reference])
+    (reference,) = h264_roundtrip([healthy])
     label = fault.value if fault else "healthy"
     return Case(f"{scene}/{label}/{strength:g}/{seed}", fault, keyframe, second, reference)
 
@@ -106,11 +106,11 @@ def judge(case: Case, mode: str = "probe") -> Outcome:
     reference, and the ``last`` signature stored by the previous probe (the frame one second later stands in).
     """
     from sharpeyes.quality.diagnose import diagnose
-    from sharpeyes.quality.prepare import prepare
+    from sharpeyes.quality.prepare import prepare_video_frame
     from sharpeyes.quality.signature import Signature
 
-    reference = Signature.of(prepare(case.reference))
-    first, second = prepare(case.keyframe), prepare(case.second)
+    reference = Signature.of(prepare_video_frame(case.reference))
+    first, second = prepare_video_frame(case.keyframe), prepare_video_frame(case.second)
     if mode == "probe":
         found = diagnose(first, second, reference=reference).faults
     else:
