@@ -33,7 +33,7 @@ from sharpeyes.quality.signature import Signature
 from sharpeyes.quality.store import get_store
 from sharpeyes.rtsp.client import RtspClient
 from sharpeyes.rtsp.errors import RtspError, RtspTimeoutError
-from sharpeyes.rtsp.h264 import AccessUnit, depacketizer_for, parse_rtp
+from sharpeyes.rtsp.h264 import AccessUnit, depacketizer_for, is_non_key_slice, parse_rtp, rtp_order
 from sharpeyes.rtsp.sdp import MediaDescription
 from sharpeyes.settings import ProbeModule
 
@@ -233,7 +233,11 @@ async def _read_media(
                 if builder.phase is Phase.FIRST_BYTE:
                     builder.observe("ttfb_s", round(time.monotonic() - builder.started_mono, 6))
                     builder.enter(Phase.KEYFRAME)
-                for unit in depack.push(parse_rtp(frame.payload)):
+                if not units and is_non_key_slice(codec, frame.payload):  # the bulk of the wait: skipped cheaply
+                    done = depack.skip(*rtp_order(frame.payload))
+                else:
+                    done = depack.push(parse_rtp(frame.payload))
+                for unit in done:
                     if not units:
                         if unit.is_idr and unit.complete:
                             units.append(unit)

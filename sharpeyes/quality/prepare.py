@@ -31,7 +31,8 @@ OSD_BOTTOM = 0.09  # and at the bottom (camera name line)
 _STROKE = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5))
 _YUV420 = ("yuv420p", "yuvj420p")
 _JPEG_RANGE = 2  # AVCOL_RANGE_JPEG: full-range samples
-# limited-range chroma (16–240, neutral 128) to full range (0–255)
+# limited-range luma (16–235) and chroma (16–240, neutral 128) to full range (0–255)
+_LUMA_TO_FULL = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
 _CHROMA_TO_FULL = np.clip(np.round((np.arange(256) - 128) * 255 / 224 + 128), 0, 255).astype(np.uint8)
 
 
@@ -132,6 +133,26 @@ def _chroma_to_full_range(plane: U8, full_range: bool) -> U8:
     return plane if full_range else np.asarray(cv2.LUT(plane, _CHROMA_TO_FULL), dtype=np.uint8)
 
 
+def _luma_at(frame: av.VideoFrame, width: int, height: int, full_range: bool) -> U8:
+    """Full-range luma at ``width``×``height``: swscale's area scaling, which also expands a limited range."""
+    if (frame.width, frame.height) == (width, height):  # swscale's unscaled copy would not expand the range
+        luma = _plane(frame.planes[0])
+        return np.ascontiguousarray(luma if full_range else cv2.LUT(luma, _LUMA_TO_FULL), dtype=np.uint8)
+    if frame.format.name == "yuvj420p":  # swscale knows this format is full range, and keeps it so
+        small = frame.reformat(width=width, height=height, format="yuvj420p", interpolation="AREA")
+    else:
+        src_range = "JPEG" if full_range else "MPEG"
+        small = frame.reformat(
+            width=width,
+            height=height,
+            format="yuv420p",
+            interpolation="AREA",
+            src_color_range=src_range,
+            dst_color_range="JPEG",
+        )
+    return np.ascontiguousarray(_plane(small.planes[0]))
+
+
 def prepare_video_frame(frame: av.VideoFrame, width: int = 640) -> Prepared:
     """Downscale a decoded picture to ``width`` without ever making a full-size RGB picture.
 
@@ -146,15 +167,7 @@ def prepare_video_frame(frame: av.VideoFrame, width: int = 640) -> Prepared:
         rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
         return Prepared.from_rgb(np.ascontiguousarray(rgb, dtype=np.uint8))
     full_range = name == "yuvj420p" or frame.color_range == _JPEG_RANGE
-    small = frame.reformat(
-        width=width,
-        height=height,
-        format="yuv420p",
-        interpolation="AREA",
-        src_color_range="JPEG" if full_range else "MPEG",
-        dst_color_range="JPEG",
-    )
-    gray = np.ascontiguousarray(_plane(small.planes[0]))
+    gray = _luma_at(frame, width, height, full_range)
     half = ((width + 1) // 2, (height + 1) // 2)
     cb, cr = (
         _chroma_to_full_range(np.asarray(cv2.resize(_plane(p), half, interpolation=cv2.INTER_NEAREST)), full_range)
