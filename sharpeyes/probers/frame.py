@@ -11,7 +11,9 @@ Reasons: no video track, no RTP, or no keyframe before the deadline → ``no_med
 stream, crashes or hangs → ``decode_error`` (the worker is killed and replaced); a picture fault →
 ``frame_fault`` with ``faults`` and ``scores``. Observations: ``ttfb_s`` and ``keyframe_s`` (from the start of
 the probe to the first RTP byte and to the complete keyframe), ``decode_ms``, ``analyse_ms``, ``width``,
-``height``, ``frames_decoded``, ``second_frame`` (1 if the in-probe freeze check ran) and ``verdict_s``.
+``height``, ``frames_decoded``, ``second_frame`` (1 if the in-probe freeze check ran), ``verdict_s`` and
+``admission_s`` (the wait for admission before connecting, :mod:`sharpeyes.probers.frame_admission`; a probe not
+admitted within a quarter of its time ends as ``internal`` without contacting the camera).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 
 from sharpeyes.probers import backoff as lockout
 from sharpeyes.probers.base import Deadline, FaultCode, Phase, ProbeResult, ProbeTarget, Reason, ResultBuilder, register
+from sharpeyes.probers.frame_admission import DEFAULT_ADMISSION
 from sharpeyes.probers.frame_job import FrameJob, FrameOutcome
 from sharpeyes.probers.rtsp import client_options, reason_for
 from sharpeyes.probers.snapshot_source import SnapshotError, fetch_snapshot
@@ -43,6 +46,7 @@ SAVE_FRAME: contextvars.ContextVar[Path | None] = contextvars.ContextVar("sharpe
 MAX_UNITS = 512
 MAX_BYTES = 64 * 1024 * 1024
 _DECODE_RESERVE = 0.2  # share of the probe's time kept for decoding and analysis after the keyframe wait
+_ADMISSION_SHARE = 0.25  # the most of the probe's time spent waiting for admission (frame_admission), before connecting
 _SPS_TYPES = {"h264": 7, "h265": 33}
 
 
@@ -100,6 +104,13 @@ async def _probe(target: ProbeTarget, module: ProbeModule, deadline: Deadline) -
         return builder.finish(Reason.INTERNAL, "camera has no snapshot URI configured")
     if not use_snapshot and not target.rtsp_url:
         return builder.finish(Reason.INTERNAL, "camera has no RTSP URL configured")
+    pool = get_pool()
+    waited = time.monotonic()
+    if not await DEFAULT_ADMISSION.enter(pool.size, pool.job_wall_s, deadline.remaining() * _ADMISSION_SHARE):
+        return builder.finish(Reason.INTERNAL, "decode workers saturated; camera not contacted")
+    admitted = time.monotonic()
+    builder.observe("admission_s", round(admitted - waited, 6))
+    grab: Grab | None = None
     try:
         grab = await (
             _snapshot(target, module, deadline, builder) if use_snapshot else _grab(target, module, deadline, builder)
@@ -110,6 +121,8 @@ async def _probe(target: ProbeTarget, module: ProbeModule, deadline: Deadline) -
         return builder.finish(reason_for(exc), f"{builder.phase.value}: {exc}")
     except SnapshotError as exc:
         return builder.finish(exc.reason, str(exc))
+    finally:  # the session's keyframe (if any) now goes to the pool: it no longer counts as on its way
+        DEFAULT_ADMISSION.leave(pool.size, pool.job_wall_s, time.monotonic() - admitted if grab else None)
     builder.enter(Phase.DECODE)
     store = get_store()
     job = FrameJob(

@@ -78,6 +78,7 @@ class WorkerPool:
         self._all: set[_Worker] = set()
         self.replaced = 0
         self._closed = False
+        self.job_wall_s: float | None = None  # moving average of a job's time on its worker (None: no job yet)
 
     def _spawn(self) -> _Worker:
         parent, child = self._ctx.Pipe()
@@ -133,9 +134,12 @@ class WorkerPool:
             raise PoolBusyError("no worker became free in time") from None
         end = min(limit_end, loop.time() + run_s) if run_s is not None else limit_end
         healthy = False
+        taken = loop.time()
         try:
             result = await self._exchange(worker, job, end)
             healthy = True
+            wall = loop.time() - taken
+            self.job_wall_s = wall if self.job_wall_s is None else 0.9 * self.job_wall_s + 0.1 * wall
         finally:
             if healthy:
                 queue.put_nowait(worker)
