@@ -102,11 +102,6 @@ def percentiles_of(cumulative: I64, qs: tuple[float, ...]) -> list[float]:
     return [float(np.searchsorted(cumulative, q / 100 * (total - 1), side="right")) for q in qs]
 
 
-def percentiles(image: U8, qs: tuple[float, ...]) -> list[float]:
-    """Percentiles (0–100) of a uint8 image, from its histogram."""
-    return percentiles_of(cumulative_histogram(image), qs)
-
-
 def analysis_height(width: int, height: int, analysis_width: int) -> int:
     """The analysis height for a picture of ``width``×``height`` scaled to ``analysis_width`` (kept even)."""
     return max(2, round(height * analysis_width / width / 2) * 2)
