@@ -28,7 +28,7 @@ def main() -> int:
         case = make_case(*spec)
         stem = case.name.replace("/", "__")
         for part in ("keyframe", "second", "reference"):
-            rgb = getattr(case, part)
+            rgb = getattr(case, part).to_ndarray(format="rgb24")
             cv2.imwrite(str(args.out / f"{stem}__{part}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     print(f"{len(todo)} cases written to {args.out}")
     return 0

@@ -13,7 +13,9 @@ killed and replaced); no worker free before the deadline → :class:`~sharpeyes.
 (back-pressure, not a result); a picture fault →
 ``frame_fault`` with ``faults`` and ``scores``. Observations: ``ttfb_s`` and ``keyframe_s`` (from the start of
 the probe to the first RTP byte and to the complete keyframe), ``decode_ms``, ``analyse_ms``, ``width``,
-``height``, ``frames_decoded``, ``second_frame`` (1 if the in-probe freeze check ran) and ``verdict_s``.
+``height``, ``frames_decoded``, ``second_frame`` (1 if the in-probe freeze check ran), ``verdict_s`` and
+``admission_s`` (the wait for admission before connecting, :mod:`sharpeyes.probers.frame_admission`; a probe not
+admitted within a quarter of its time raises ``DecodersBusyError`` without contacting the camera).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from sharpeyes.probers.base import (
     ResultBuilder,
     register,
 )
+from sharpeyes.probers.frame_admission import DEFAULT_ADMISSION
 from sharpeyes.probers.frame_job import FrameJob, FrameOutcome
 from sharpeyes.probers.rtsp import client_options, reason_for
 from sharpeyes.probers.snapshot_source import SnapshotError, fetch_snapshot
@@ -45,7 +48,7 @@ from sharpeyes.quality.signature import Signature
 from sharpeyes.quality.store import get_store
 from sharpeyes.rtsp.client import RtspClient
 from sharpeyes.rtsp.errors import RtspError, RtspTimeoutError
-from sharpeyes.rtsp.h264 import AccessUnit, depacketizer_for, parse_rtp
+from sharpeyes.rtsp.h264 import AccessUnit, depacketizer_for, is_non_key_slice, parse_rtp, rtp_order
 from sharpeyes.rtsp.sdp import MediaDescription
 from sharpeyes.settings import ProbeModule
 
@@ -56,6 +59,7 @@ MAX_UNITS = 512
 MAX_BYTES = 64 * 1024 * 1024
 FAIR_DECODE_S = 0.5  # a decode cut by the deadline sooner than this is not blamed on the camera's media
 _DECODE_RESERVE = 0.2  # share of the probe's time kept for decoding and analysis after the keyframe wait
+_ADMISSION_SHARE = 0.25  # the most of the probe's time spent waiting for admission (frame_admission), before connecting
 _SPS_TYPES = {"h264": 7, "h265": 33}
 
 
@@ -113,6 +117,13 @@ async def _probe(target: ProbeTarget, module: ProbeModule, deadline: Deadline) -
         return builder.finish(Reason.INTERNAL, "camera has no snapshot URI configured")
     if not use_snapshot and not target.rtsp_url:
         return builder.finish(Reason.INTERNAL, "camera has no RTSP URL configured")
+    pool = get_pool()
+    waited = time.monotonic()
+    if not await DEFAULT_ADMISSION.enter(pool.size, pool.job_wall_s, deadline.remaining() * _ADMISSION_SHARE):
+        raise DecodersBusyError("decode workers saturated; camera not contacted")
+    admitted = time.monotonic()
+    builder.observe("admission_s", round(admitted - waited, 6))
+    grab: Grab | None = None
     try:
         grab = await (
             _snapshot(target, module, deadline, builder) if use_snapshot else _grab(target, module, deadline, builder)
@@ -123,6 +134,8 @@ async def _probe(target: ProbeTarget, module: ProbeModule, deadline: Deadline) -
         return builder.finish(reason_for(exc), f"{builder.phase.value}: {exc}")
     except SnapshotError as exc:
         return builder.finish(exc.reason, str(exc))
+    finally:  # the session's keyframe (if any) now goes to the pool: it no longer counts as on its way
+        DEFAULT_ADMISSION.leave(pool.size, pool.job_wall_s, time.monotonic() - admitted if grab else None)
     builder.enter(Phase.DECODE)
     store = get_store()
     job = FrameJob(
@@ -256,7 +269,11 @@ async def _read_media(
                 if builder.phase is Phase.FIRST_BYTE:
                     builder.observe("ttfb_s", round(time.monotonic() - builder.started_mono, 6))
                     builder.enter(Phase.KEYFRAME)
-                for unit in depack.push(parse_rtp(frame.payload)):
+                if not units and is_non_key_slice(codec, frame.payload):  # the bulk of the wait: skipped cheaply
+                    done = depack.skip(*rtp_order(frame.payload))
+                else:
+                    done = depack.push(parse_rtp(frame.payload))
+                for unit in done:
                     if not units:
                         if unit.is_idr and unit.complete:
                             units.append(unit)

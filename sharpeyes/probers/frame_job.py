@@ -8,6 +8,7 @@ frame ``second_frame_after_s`` later; the units between are decoded only as refe
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 
@@ -15,12 +16,17 @@ import av
 import cv2
 import numpy as np
 
+from sharpeyes.quality.decoding import DECODERS, decode
 from sharpeyes.quality.diagnose import diagnose
-from sharpeyes.quality.prepare import Prepared
+from sharpeyes.quality.prepare import Prepared, prepare_video_frame
 from sharpeyes.quality.signature import Signature
 from sharpeyes.quality.thresholds import Thresholds
 
-_DECODERS = {"h264": "h264", "h265": "hevc"}
+
+@functools.cache
+def _single_threaded_opencv() -> None:
+    """A worker is one of a pool sized to the cores: OpenCV's own threads would only contend with the others."""
+    cv2.setNumThreads(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,18 +60,6 @@ class FrameOutcome:
     jpeg: bytes | None = None
 
 
-def _decode(job: FrameJob) -> list[av.VideoFrame]:
-    ctx = av.CodecContext.create(_DECODERS[job.codec], "r")
-    if not isinstance(ctx, av.VideoCodecContext):
-        raise ValueError("not a video decoder")
-    ctx.thread_type = "NONE"  # one frame in, one frame out: no threading latency, no extra memory
-    pictures: list[av.VideoFrame] = []
-    for unit in job.units:
-        pictures.extend(ctx.decode(av.Packet(unit)))
-    pictures.extend(ctx.decode(None))
-    return pictures
-
-
 def _from_jpeg(job: FrameJob) -> tuple[Prepared, int, int, bytes]:
     """A snapshot: decode the image, downscale it; the original bytes serve as the saved frame."""
     bgr = cv2.imdecode(np.frombuffer(job.units[0], dtype=np.uint8), cv2.IMREAD_COLOR)
@@ -74,7 +68,7 @@ def _from_jpeg(job: FrameJob) -> tuple[Prepared, int, int, bytes]:
     h, w = bgr.shape[:2]
     height = max(2, round(h * job.analysis_width / w / 2) * 2)
     small = cv2.resize(bgr, (job.analysis_width, height), interpolation=cv2.INTER_AREA)
-    return Prepared(np.ascontiguousarray(cv2.cvtColor(small, cv2.COLOR_BGR2RGB), dtype=np.uint8)), w, h, job.units[0]
+    return Prepared.from_rgb(np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2RGB), dtype=np.uint8)), w, h, job.units[0]
 
 
 def _analyse_jpeg(job: FrameJob) -> FrameOutcome:
@@ -101,29 +95,23 @@ def _analyse_jpeg(job: FrameJob) -> FrameOutcome:
     )
 
 
-def _small(frame: av.VideoFrame, width: int) -> Prepared:
-    height = max(2, round(frame.height * width / frame.width / 2) * 2)
-    # area averaging, as the corpus' cv2.INTER_AREA (and cheaper than swscale's default bicubic)
-    rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
-    return Prepared(np.ascontiguousarray(rgb, dtype=np.uint8))
-
-
 def analyse(job: FrameJob) -> FrameOutcome:
     """Decode and diagnose one probe's frames (the worker pool's handler)."""
+    _single_threaded_opencv()
     if job.codec == "jpeg":
         return _analyse_jpeg(job)
-    if job.codec not in _DECODERS:
+    if job.codec not in DECODERS:
         return FrameOutcome(error=f"no decoder for {job.codec[:16]}")
     started, cpu = time.perf_counter(), time.process_time()
     try:
-        pictures = _decode(job)
+        pictures = decode(job.codec, job.units)
     except (av.FFmpegError, ValueError) as exc:
         return FrameOutcome(error=f"decoder rejected the stream ({type(exc).__name__})")
     if not pictures:
         return FrameOutcome(error="decoder produced no picture from the keyframe")
     decoded = time.perf_counter()
-    first = _small(pictures[0], job.analysis_width)
-    second = _small(pictures[-1], job.analysis_width) if job.with_second and len(pictures) > 1 else None
+    first = prepare_video_frame(pictures[0], job.analysis_width)
+    second = prepare_video_frame(pictures[-1], job.analysis_width) if job.with_second and len(pictures) > 1 else None
     reference = Signature.from_bytes(job.reference) if job.reference else None
     last = Signature.from_bytes(job.last) if job.last else None
     diagnosis = diagnose(first, second, reference=reference, last=last, thresholds=job.thresholds)

@@ -90,6 +90,7 @@ class WorkerPool:
         self._respawns: set[asyncio.Task[None]] = set()
         self.replaced = 0
         self._closed = False
+        self.job_wall_s: float | None = None  # moving average of a job's time on its worker (None: no job yet)
 
     def _spawn(self) -> _Worker:
         parent, child = self._ctx.Pipe()
@@ -162,6 +163,8 @@ class WorkerPool:
         try:
             result = await self._exchange(worker, job, end)
             healthy = True
+            wall = loop.time() - started
+            self.job_wall_s = wall if self.job_wall_s is None else 0.9 * self.job_wall_s + 0.1 * wall
         except JobTimeoutError:
             raise JobTimeoutError(
                 "job timed out; worker killed", ran_s=loop.time() - started, cut_by_limit=end >= limit_end

@@ -7,6 +7,7 @@ reference-based shift (:func:`sharpeyes.quality.signature.color_cast_against`) i
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from sharpeyes.probers.base import FaultCode
@@ -18,9 +19,8 @@ _MIN_SHIFT = 12.0  # a cast must also be visible: mean chroma at least this far 
 
 
 def color_cast(p: Prepared, t: Thresholds) -> Finding:
-    lab = p.lab_body.reshape(-1, 3)[::4].astype(np.float32)
-    a, b = lab[:, 1] - 128, lab[:, 2] - 128
-    d = float(np.hypot(a.mean(), b.mean()))
-    m = float(np.hypot(a.std(), b.std()))
+    mean, std = cv2.meanStdDev(p.lab_body)  # per channel: L, a, b
+    d = float(np.hypot(mean[1, 0] - 128, mean[2, 0] - 128))
+    m = float(np.hypot(std[1, 0], std[2, 0]))
     k = d / max(m, 1.0)
     return Finding(FaultCode.COLOR_CAST, k, k > t.color_cast_k and d > _MIN_SHIFT)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import av
-import numpy as np
 
 from sharpeyes.probers.base import FaultCode
+from sharpeyes.quality.decoding import decode
 from sharpeyes.sim.picture import BORDERLINE, SCENES, Frame, scene_frames
 
 FPS = 25.0
@@ -28,30 +28,31 @@ class Case:
 
     name: str
     expected: FaultCode | None
-    keyframe: Frame
-    second: Frame
-    reference: Frame
+    keyframe: av.VideoFrame
+    second: av.VideoFrame
+    reference: av.VideoFrame
+    keyframe_alone: av.VideoFrame  # the keyframe as a keyframe-only probe decodes it (no second picture)
 
 
-def h264_roundtrip(frames: list[Frame], crf: int = 26) -> list[Frame]:
-    """Encode RGB frames with libx264 (first one an IDR) and decode them back, as a camera and a prober would."""
+def h264_encode(frames: list[Frame], crf: int = 26) -> list[bytes]:
+    """Encode RGB frames with libx264 (the first one an IDR with its SPS/PPS): one Annex B access unit each."""
     h, w = frames[0].shape[:2]
     enc = av.CodecContext.create("libx264", "w")
     enc.width, enc.height, enc.pix_fmt = w, h, "yuv420p"
     enc.time_base = Fraction(1, int(FPS))
     enc.options = {"crf": str(crf), "preset": "veryfast", "tune": "zerolatency"}
-    dec = av.CodecContext.create("h264", "r")
-    out: list[Frame] = []
-    packets = []
+    packets: list[bytes] = []
     for i, rgb in enumerate(frames):
         vf = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
         vf.pts = i
-        packets.extend(enc.encode(vf))
-    packets.extend(enc.encode(None))
-    for packet in packets:
-        out.extend(np.asarray(f.to_ndarray(format="rgb24"), dtype=np.uint8) for f in dec.decode(packet))
-    out.extend(np.asarray(f.to_ndarray(format="rgb24"), dtype=np.uint8) for f in dec.decode(None))
-    return out
+        packets.extend(bytes(p) for p in enc.encode(vf))
+    packets.extend(bytes(p) for p in enc.encode(None))
+    return packets
+
+
+def h264_roundtrip(frames: list[Frame], crf: int = 26) -> list[av.VideoFrame]:
+    """Encode RGB frames with libx264 and decode them back in one chain, as a camera and a prober would."""
+    return decode("h264", h264_encode(frames, crf))
 
 
 def _frames_at(
@@ -67,12 +68,13 @@ def make_case(
     scene: str, fault: FaultCode | None, strength: float, seed: int, size: tuple[int, int] = (1280, 720)
 ) -> Case:
     """Render, encode and decode one case: the reference at 0 s, the probe's frames at 2 s and 3 s."""
-    probe = _frames_at(scene, fault, strength, seed, (2, 3), size)
-    (reference,) = _frames_at(scene, None, 1.0, seed, (0,), size)
-    keyframe, second = h264_roundtrip(probe)
-    (reference,) = h264_roundtrip([reference])
+    probe = h264_encode(_frames_at(scene, fault, strength, seed, (2, 3), size))
+    (healthy,) = _frames_at(scene, None, 1.0, seed, (0,), size)
+    keyframe, second = decode("h264", probe)
+    (alone,) = decode("h264", probe[:1])
+    (reference,) = h264_roundtrip([healthy])
     label = fault.value if fault else "healthy"
-    return Case(f"{scene}/{label}/{strength:g}/{seed}", fault, keyframe, second, reference)
+    return Case(f"{scene}/{label}/{strength:g}/{seed}", fault, keyframe, second, reference, alone)
 
 
 def specs(
@@ -102,19 +104,21 @@ MODES = ("probe", "snapshot")
 def judge(case: Case, mode: str = "probe") -> Outcome:
     """Diagnose one case as the ``frame`` prober would.
 
-    ``probe``: keyframe + second frame + reference signature (the RTSP path). ``snapshot``: one frame, the
-    reference, and the ``last`` signature stored by the previous probe (the frame one second later stands in).
+    ``probe``: keyframe + second frame + reference signature (the RTSP path). ``snapshot``: one frame (the keyframe
+    decoded alone, as a keyframe-only probe does), the reference, and the ``last`` signature stored by the previous
+    probe (the frame one second later stands in).
     """
     from sharpeyes.quality.diagnose import diagnose
-    from sharpeyes.quality.prepare import prepare
+    from sharpeyes.quality.prepare import prepare_video_frame
     from sharpeyes.quality.signature import Signature
 
-    reference = Signature.of(prepare(case.reference))
-    first, second = prepare(case.keyframe), prepare(case.second)
+    reference = Signature.of(prepare_video_frame(case.reference))
+    second = prepare_video_frame(case.second)
     if mode == "probe":
-        found = diagnose(first, second, reference=reference).faults
+        found = diagnose(prepare_video_frame(case.keyframe), second, reference=reference).faults
     else:
-        found = diagnose(first, reference=reference, last=Signature.of(second)).faults
+        alone = prepare_video_frame(case.keyframe_alone)
+        found = diagnose(alone, reference=reference, last=Signature.of(second)).faults
     borderline = case.name.split("/", 1)[0] in BORDERLINE
     return Outcome(case.name, case.expected, found, borderline)
 

@@ -7,7 +7,7 @@ while codec noise (a mean |Δ| of a level or so per cell) is not.
 
 from __future__ import annotations
 
-import numpy as np
+import cv2
 
 from sharpeyes.probers.base import FaultCode
 from sharpeyes.quality.finding import Finding
@@ -22,8 +22,9 @@ def frozen_within(first: Prepared, second: Prepared, t: Thresholds) -> Finding:
     a, b = first.body_f, second.body_f
     if a.shape != b.shape:
         return Finding(FaultCode.FROZEN, float("inf"), False)
-    diff = np.abs(a - b)
+    diff = cv2.absdiff(a, b)
     h, w = (diff.shape[0] // _CELL) * _CELL, (diff.shape[1] // _CELL) * _CELL
-    cells = diff[:h, :w].reshape(h // _CELL, _CELL, w // _CELL, _CELL).mean(axis=(1, 3))
+    # area averaging by a whole factor is the exact mean of each cell
+    cells = cv2.resize(diff[:h, :w], (w // _CELL, h // _CELL), interpolation=cv2.INTER_AREA)
     score = float(cells.max())
     return Finding(FaultCode.FROZEN, score, score <= t.frozen_diff)

@@ -48,8 +48,8 @@ class Signature:
     @classmethod
     def of(cls, p: Prepared) -> Signature:
         thumb = np.asarray(cv2.resize(p.gray, (THUMB_W, THUMB_H), interpolation=cv2.INTER_AREA), dtype=np.uint8)
-        lab = p.lab_body
-        return cls(thumb, float(lab[..., 1].mean()), float(lab[..., 2].mean()), blur_index(p))
+        _, a, b, _ = cv2.mean(p.lab_body)
+        return cls(thumb, float(a), float(b), blur_index(p))
 
     def to_bytes(self) -> bytes:
         header = _HEADER.pack(_MAGIC, THUMB_W, THUMB_H, self.chroma_a, self.chroma_b, self.blur_index)

@@ -7,6 +7,7 @@ luma levels. Scene structure rarely repeats across the whole frame at one period
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -17,6 +18,7 @@ from sharpeyes.quality.thresholds import Thresholds
 
 _MIN_PERIOD, _MAX_PERIOD = 4, 80
 _TREND = 81
+_TREND_KERNEL = np.ones(_TREND, dtype=np.float32) / _TREND
 
 
 def periodic_amplitude(profile: npt.NDArray[np.float32]) -> float:
@@ -24,7 +26,7 @@ def periodic_amplitude(profile: npt.NDArray[np.float32]) -> float:
     n = len(profile)
     if n < 2 * _MAX_PERIOD:
         return 0.0
-    kernel = np.ones(_TREND, dtype=np.float32) / _TREND
+    kernel = _TREND_KERNEL
     padded = np.pad(profile, _TREND // 2, mode="reflect")
     detrended = profile - np.convolve(padded, kernel, mode="valid")
     spectrum = np.abs(np.fft.rfft(detrended * np.hanning(n))) * 4 / n  # hann window halves the amplitude
@@ -34,6 +36,7 @@ def periodic_amplitude(profile: npt.NDArray[np.float32]) -> float:
 
 
 def stripes(p: Prepared, t: Thresholds) -> Finding:
-    body = p.body_f
-    score = max(periodic_amplitude(body.mean(axis=1)), periodic_amplitude(body.mean(axis=0)))
+    rows = np.asarray(cv2.reduce(p.body, 1, cv2.REDUCE_AVG, dtype=cv2.CV_32F), dtype=np.float32).ravel()
+    columns = np.asarray(cv2.reduce(p.body, 0, cv2.REDUCE_AVG, dtype=cv2.CV_32F), dtype=np.float32).ravel()
+    score = max(periodic_amplitude(rows), periodic_amplitude(columns))
     return Finding(FaultCode.STRIPES, score, score > t.stripes_amplitude)

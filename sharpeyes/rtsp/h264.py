@@ -155,6 +155,34 @@ def parse_rtp(data: bytes) -> RtpPacket:
     return RtpPacket(data[1] & 0x7F, bool(data[1] & 0x80), sequence, timestamp, ssrc, data[offset:end])
 
 
+_ORDER = struct.Struct("!HI")  # sequence number and timestamp, at byte 2 of the RTP header
+
+
+def rtp_order(data: bytes) -> tuple[int, int]:
+    """The sequence number and timestamp of an RTP packet (at least 12 bytes), without parsing the rest."""
+    sequence, timestamp = _ORDER.unpack_from(data, 2)
+    return sequence, timestamp
+
+
+def is_non_key_slice(codec: str, data: bytes) -> bool:
+    """Whether an RTP packet carries (a fragment of) a picture slice decoding cannot start at: H.264 non-IDR,
+    H.265 non-IRAP. Read from the NAL or FU header in place, for skipping such packets cheaply while waiting for
+    a keyframe; packets with CSRCs or a header extension, and anything malformed, answer False (full parse)."""
+    if len(data) < 15 or data[0] & 0xDF != 0x80:  # version 2, no extension, no CSRC (padding allowed)
+        return False
+    if codec == "h264":
+        kind = data[12] & 0x1F
+        if kind == _FU_A:
+            kind = data[13] & 0x1F
+        return 1 <= kind <= 4
+    if codec == "h265":
+        kind = (data[12] >> 1) & 0x3F
+        if kind == _H265_FU:
+            kind = data[14] & 0x3F
+        return kind < 16
+    return False
+
+
 H265_IRAP = range(16, 22)  # BLA, IDR and CRA pictures: decoding can start at them
 _H265_AP = 48
 _H265_FU = 49
@@ -221,6 +249,17 @@ class _Depacketizer:
         self._take_payload(packet.payload)
         if packet.marker:
             done += self._flush()
+        return done
+
+    def skip(self, sequence: int, timestamp: int) -> list[AccessUnit]:
+        """Pass over a packet without reading its payload (see :func:`is_non_key_slice`).
+
+        Loss detection and access unit boundaries are kept: returns the unit completed before the packet (by a
+        timestamp change), and drops the picture the packet belongs to.
+        """
+        done = self._flush() if self._timestamp is not None and timestamp != self._timestamp else []
+        self._nals, self._size, self._fragment, self._lost = [], 0, None, False
+        self._timestamp, self._last_sequence = timestamp, sequence
         return done
 
     def _take_payload(self, payload: bytes) -> None:

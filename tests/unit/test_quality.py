@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ from pydantic import ValidationError
 
 from sharpeyes.probers.base import FaultCode
 from sharpeyes.quality.diagnose import diagnose
-from sharpeyes.quality.prepare import prepare
+from sharpeyes.quality.prepare import prepare, prepare_video_frame
 from sharpeyes.quality.signature import Signature
 from sharpeyes.quality.thresholds import Thresholds
 from sharpeyes.settings import ProbeModule
@@ -128,3 +129,31 @@ def test_prepare_downscales_and_rejects_grey_frames() -> None:
     assert (p.width, p.height) == (640, 360)
     with pytest.raises(ValueError, match="RGB"):
         prepare(np.zeros((360, 640), np.uint8))
+
+
+def _video_frame(rgb: Frame, pix_fmt: str) -> av.VideoFrame:
+    return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt)
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuvj420p", "yuv444p"])
+def test_prepared_video_frames_match_the_rgb_path(pix_fmt: str) -> None:
+    """Luma and half-size colour straight from the YUV planes agree with decoding to RGB and scaling that."""
+    rgb = np.asarray(cv2.resize(_frame("chelsea"), (1920, 1080), interpolation=cv2.INTER_AREA), dtype=np.uint8)
+    picture = _video_frame(rgb, pix_fmt)
+    p = prepare_video_frame(picture)
+    reference = prepare(np.asarray(picture.to_ndarray(format="rgb24"), dtype=np.uint8))
+    assert (p.width, p.height) == (640, 360)
+    assert p.rgb_half.shape == reference.rgb_half.shape == (180, 320, 3)
+    luma = np.abs(p.gray.astype(int) - reference.gray)
+    assert float(luma.mean()) < 2.0 and int(np.percentile(luma, 99)) <= 6
+    colour = np.abs(p.rgb_half.astype(int) - reference.rgb_half)
+    assert float(colour.mean()) < 6.0
+    assert diagnose(p).faults == diagnose(reference).faults
+
+
+def test_full_range_video_is_not_expanded_twice() -> None:
+    rgb = np.zeros((360, 640, 3), np.uint8)
+    rgb[:, 320:] = 255
+    for pix_fmt in ("yuv420p", "yuvj420p"):
+        gray = prepare_video_frame(_video_frame(rgb, pix_fmt)).gray
+        assert int(gray[:, :300].max()) <= 2 and int(gray[:, 340:].min()) >= 253, pix_fmt

@@ -15,7 +15,9 @@ from sharpeyes.rtsp.h264 import (
     depacketizer_for,
     h264_sps_size,
     h265_sps_size,
+    is_non_key_slice,
     parse_rtp,
+    rtp_order,
 )
 from tests.unit.rtsp.encoded import encode, split_annexb
 
@@ -106,6 +108,69 @@ def test_depacketizer_reassembles_libx264_access_units_that_decode() -> None:
     decoder = av.CodecContext.create("h264", "r")
     frames = [*decoder.decode(av.Packet(got[0].annexb())), *decoder.decode(None)]
     assert (frames[0].width, frames[0].height) == (642, 362)
+
+
+def _wait_for_keyframe(packets: list[bytes], depack: H264Depacketizer) -> tuple[AccessUnit | None, int]:
+    """What the frame prober does: skip non-key slices cheaply until the first keyframe; (keyframe, skipped)."""
+    skipped = 0
+    for packet in packets:
+        if is_non_key_slice("h264", packet):
+            skipped += 1
+            done = depack.skip(*rtp_order(packet))
+        else:
+            done = depack.push(parse_rtp(packet))
+        for unit in done:
+            if unit.is_idr:
+                return unit, skipped
+    return None, skipped
+
+
+def test_skipping_non_key_slices_finds_the_same_complete_keyframe() -> None:
+    units = access_units_of(encode("libx264", 642, 362))
+    p_slices = [n for n in units[1] if n[0] & 0x1F == 1]
+    packets: list[bytes] = []
+    for i in range(3):  # joined mid-GOP: P pictures first (one packet per slice), then the IDR
+        packets += [rtp(n, len(packets) + k, 3600 * i, marker=k == len(p_slices) - 1) for k, n in enumerate(p_slices)]
+    packets += packetize(units[0], len(packets), 3600 * 3, mtu=200)
+    keyframe, skipped = _wait_for_keyframe(packets, H264Depacketizer())
+    assert keyframe is not None and keyframe.complete
+    assert list(keyframe.nal_units) == units[0]
+    assert skipped == 3 * len(p_slices) > 0  # every P picture before it was passed over unread
+    assert all(not is_non_key_slice("h264", p) for p in packetize(units[0], 0, 0))
+
+
+def test_skipping_keeps_loss_detection_and_closes_units_by_timestamp() -> None:
+    units = access_units_of(encode("libx264", 642, 362))
+    p_slice = packetize(units[1], 10, 3600)[-1]
+    idr = packetize(units[0], 11, 7200, mtu=200)
+    keyframe, _ = _wait_for_keyframe([p_slice, *idr[:2], *idr[3:]], H264Depacketizer())
+    assert keyframe is not None and not keyframe.complete  # a packet of the keyframe itself was lost
+    depack = H264Depacketizer()  # a keyframe without a marker bit, closed by a skipped packet's new timestamp
+    for packet in idr:
+        assert depack.push(RtpPacket(96, False, rtp_order(packet)[0], 7200, 1, parse_rtp(packet).payload)) == []
+    closed = depack.skip(11 + len(idr), 10800)
+    assert len(closed) == 1 and closed[0].is_idr and closed[0].complete
+
+
+@pytest.mark.parametrize(
+    ("codec", "packet", "skip"),
+    [
+        ("h264", rtp(b"\x41abc", 1, 0), True),  # non-IDR slice
+        ("h264", rtp(b"\x7c\x81abc", 1, 0), True),  # FU-A start of a non-IDR slice
+        ("h264", rtp(b"\x7c\x85abc", 1, 0), False),  # FU-A of an IDR slice
+        ("h264", rtp(b"\x18\x00\x02\x41a", 1, 0), False),  # STAP-A: parsed in full
+        ("h264", rtp(b"\x67abc", 1, 0), False),  # SPS
+        ("h264", b"\x81" + rtp(b"\x41abc", 1, 0)[1:] + b"\x00" * 4, False),  # a CSRC: parsed in full
+        ("h264", rtp(b"\x41", 1, 0)[:12], False),  # no payload
+        ("h265", rtp(b"\x02\x01abc", 1, 0), True),  # TRAIL_R
+        ("h265", rtp(b"\x62\x01\x81abc", 1, 0), True),  # FU start of TRAIL_R
+        ("h265", rtp(b"\x62\x01\x93abc", 1, 0), False),  # FU start of IDR_W_RADL
+        ("h265", rtp(b"\x26\x01abc", 1, 0), False),  # IDR_W_RADL
+        ("mjpeg", rtp(b"\x41abc", 1, 0), False),
+    ],
+)
+def test_is_non_key_slice_reads_the_nal_type_in_place(codec: str, packet: bytes, skip: bool) -> None:
+    assert is_non_key_slice(codec, packet) is skip
 
 
 def test_loss_inside_a_fragmented_nal_marks_the_unit_incomplete() -> None:
