@@ -84,7 +84,7 @@ def cmdlines(pid: int) -> str:
 @pytest.fixture(
     params=[
         PASSWORDS[0],
-        PASSWORDS[1],
+        pytest.param(PASSWORDS[1], marks=pytest.mark.slow),  # scripts/reliability_slow.sh
     ],
     ids=["mixed", "specials-only"],
 )
