@@ -6,9 +6,11 @@
     .venv/bin/python scripts/fuzz.py run sdp -runs=1000                    # one target, libFuzzer flags
 
 Targets (scripts/fuzz/targets.py): the RTSP response parser, the SDP parser, the H.264/H.265 depacketizer and
-SPS parsers, the Digest challenge parser, URL/credential redaction and the registry CSV/YAML importer. Each
-must raise only its documented error. The campaign runs one process per target, prints a table (inputs,
-seconds, inputs/s, result) and writes it as JSON; crashing inputs are kept under the artifacts folder.
+SPS parsers, the Digest challenge parser, URL/credential redaction, the registry CSV/YAML reader (in memory)
+and the whole registry import (file, parse, SQLite). Each must raise only its documented error. The campaign
+runs one process per target, prints a table (inputs, seconds, inputs/s, CPU seconds, inputs per CPU second,
+result) and writes it as JSON; each target's log grows live in WORK/TARGET.log; crashing inputs are kept under
+the artifacts folder.
 Needs atheris (``pip install -e '.[fuzz]'``).
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -24,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+SCRATCH_ENV = "SHARPEYES_FUZZ_SCRATCH"  # the registry targets' files and database (scripts/fuzz/targets.py)
 SEEDS: dict[str, list[bytes]] = {
     "rtsp_message": [
         b"\x07RTSP/1.0 200 OK\r\nCSeq: 1\r\nContent-Length: 3\r\n\r\nabc$\x00\x00\x02ab",
@@ -47,11 +51,15 @@ SEEDS: dict[str, list[bytes]] = {
     ],
     "redaction": [b"p@ss:w/o#r?d%\xe5\xaf\x86\xe7\xa0\x81\nlog line rtsp://admin:x@h/ and more", b"@:#/?%\nx"],
     "registry_csv": [
-        b"\x02id,name,area,host,rtsp_url\nc1,cam,A1,127.0.0.1,rtsp://127.0.0.1/x\n",
-        b"\x00code,name,level,parent\nC,city,city,\n",
-        b"\x03districts:\n  - {code: C, name: city, level: city}\n",
+        b"\x02id,name,area_id,host,rtsp_url\nc1,cam,a1,127.0.0.1,rtsp://127.0.0.1/x\n",
+        b"\x00code,name,level,parent\n110000,city,city,\n",
+        b"\x01id,name,district,scope,kind,lat,lon\na1,A,110000,public,square,39.9,116.4\n",
+        b"\x03districts:\n  - {code: '110000', name: city, level: city}\nareas:\n  - {id: a1, name: A, "
+        b"district: '110000', scope: public, kind: square}\ncameras:\n  - {id: c1, name: C, area_id: a1, "
+        b"host: 127.0.0.1, rtsp_url: 'rtsp://127.0.0.1:554/x', tags: [a, b]}\n",
     ],
 }
+SEEDS["registry_import"] = SEEDS["registry_csv"]
 
 
 def run_one(target: str, args: list[str]) -> None:
@@ -79,6 +87,12 @@ _DONE = re.compile(r"Done (\d+) runs in (\d+) second")
 _UNITS = re.compile(r"stat::number_of_executed_units:\s*(\d+)")
 
 
+def _tail(path: Path, size: int = 200_000) -> str:
+    with path.open("rb") as fh:
+        fh.seek(max(0, path.stat().st_size - size))
+        return fh.read().decode("utf-8", "replace")
+
+
 def campaign_one(target: str, runs: int, seconds: int, work: Path) -> dict[str, object]:
     """One target in a child process; returns its figures."""
     artifacts = work / "artifacts" / target
@@ -87,11 +101,16 @@ def campaign_one(target: str, runs: int, seconds: int, work: Path) -> dict[str, 
     if seconds:
         flags.append(f"-max_total_time={seconds}")
     cmd = [sys.executable, str(Path(__file__).resolve()), "run", target, *flags, str(_corpus(work, target))]
+    env = {**os.environ, SCRATCH_ENV: str(work / "scratch" / target)}
+    log_path = work / f"{target}.log"
     started = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", cwd=ROOT)
+    with log_path.open("w") as log_file:  # written as it runs: `tail -f WORK/TARGET.log` shows progress
+        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own CPU time, even with other jobs running
+        proc.returncode = os.waitstatus_to_exitcode(status)
     elapsed = time.monotonic() - started
-    log = proc.stdout + proc.stderr
-    (work / f"{target}.log").write_text(log[-200_000:])
+    cpu_s = usage.ru_utime + usage.ru_stime
+    log = _tail(log_path)
     units = _UNITS.search(log)
     done = _DONE.search(log)
     executed = int(units[1]) if units else int(done[1]) if done else 0
@@ -101,6 +120,8 @@ def campaign_one(target: str, runs: int, seconds: int, work: Path) -> dict[str, 
         "inputs": executed,
         "seconds": round(elapsed, 1),
         "inputs_per_s": round(executed / elapsed) if elapsed else 0,
+        "cpu_s": round(cpu_s, 1),
+        "inputs_per_cpu_s": round(executed / cpu_s) if cpu_s else 0,
         "result": "crash (see log and artifacts)" if crashed else "no finding",
         "exit": proc.returncode,
     }
@@ -110,9 +131,12 @@ def campaign(targets: list[str], runs: int, seconds: int, jobs: int, work: Path)
     work.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(jobs) as pool:
         rows = list(pool.map(lambda t: campaign_one(t, runs, seconds, work), targets))
-    print(f"{'target':14} {'inputs':>10} {'seconds':>8} {'inputs/s':>9}  result")
+    print(f"{'target':16} {'inputs':>10} {'seconds':>8} {'inputs/s':>9} {'cpu s':>8} {'inputs/cpu s':>12}  result")
     for r in rows:
-        print(f"{r['target']:14} {r['inputs']:>10} {r['seconds']:>8} {r['inputs_per_s']:>9}  {r['result']}")
+        print(
+            f"{r['target']:16} {r['inputs']:>10} {r['seconds']:>8} {r['inputs_per_s']:>9} {r['cpu_s']:>8} "
+            f"{r['inputs_per_cpu_s']:>12}  {r['result']}"
+        )
     (work / "results.json").write_text(json.dumps(rows, indent=2))
     return rows
 

@@ -10,6 +10,7 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
   gstreamer1.0-plugins-bad gstreamer1.0-tools gstreamer1.0-libav
   chromium fonts-wqy-microhei   # headless screenshots of the HTML audit report, with a CJK font
+  iproute2 nftables             # tests/reliability/test_netem.py: network namespace, veth, drops and loss, tbf
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -7,15 +7,20 @@ is a finding.
 
 from __future__ import annotations
 
+import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote, quote_plus
+
+from sqlalchemy import Engine
 
 from sharpeyes.errors import InputError
 from sharpeyes.probers.base import AuthPolicy
 from sharpeyes.redact import MASK, Secret, redact_text, redact_url
-from sharpeyes.registry.io import read_inventory
+from sharpeyes.registry.db import make_engine, upgrade
+from sharpeyes.registry.io import parse_content, parse_files, validated
+from sharpeyes.registry.store import import_inventory, load_inventory
 from sharpeyes.rtsp.auth import MAX_CHALLENGES, Authenticator, parse_challenges
 from sharpeyes.rtsp.errors import AuthError, ProtocolError
 from sharpeyes.rtsp.h264 import H264Depacketizer, H265Depacketizer, RtpPacket, h264_sps_size, h265_sps_size
@@ -25,15 +30,28 @@ from sharpeyes.rtsp.sdp import parse_sdp, resolve_control
 LIMITS = Limits(max_line_bytes=256, max_header_count=16, max_header_bytes=2048, max_body_bytes=4096)
 
 
+def chunk_sizes(seed: int, largest: int = 64) -> Iterator[int]:
+    """Chunk sizes 1..``largest`` that change at every step, from a small linear congruential generator."""
+    state = seed
+    while True:
+        state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+        yield (state >> 8) % largest + 1
+
+
 def rtsp_message(data: bytes) -> None:
-    """The RTSP response/interleaved-frame parser, fed in chunks whose size the first byte picks."""
+    """The RTSP response/interleaved-frame parser, fed in chunks of changing sizes (1..64 bytes) drawn from a
+    sequence the first byte seeds: every split point, one call per chunk (a fixed size of 1 cost one parser
+    call per byte of a 4 kB input)."""
     if not data:
         return
-    chunk, body = data[0] % 64 + 1, data[1:]
+    body, sizes = data[1:], chunk_sizes(data[0])
     parser = MessageParser(LIMITS)
     try:
-        for i in range(0, len(body), chunk):
-            parser.feed(body[i : i + chunk])
+        pos = 0
+        while pos < len(body):
+            chunk = next(sizes)
+            parser.feed(body[pos : pos + chunk])
+            pos += chunk
             while (event := parser.next_event()) is not None:
                 if isinstance(event, Response):
                     assert 100 <= event.status <= 999
@@ -125,18 +143,60 @@ def redaction(data: bytes) -> None:
     assert MASK in out
 
 
+REGISTRY_NAMES = ("districts.csv", "areas.csv", "cameras.csv", "registry.yml")
+SCRATCH_ENV = "SHARPEYES_FUZZ_SCRATCH"
+_scratch: list[Path] = []
+
+
+def scratch_dir() -> Path:
+    """One folder per process for the registry file, made once: a folder per input (mkdir + rmdir) cost more
+    than the parsing. ``SHARPEYES_FUZZ_SCRATCH`` (set by the campaign, under its work folder) or a temp folder."""
+    if not _scratch:
+        given = os.environ.get(SCRATCH_ENV)
+        folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="sharpeyes-fuzz-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        _scratch.append(folder)
+    return _scratch[0]
+
+
 def registry_csv(data: bytes) -> None:
-    """The registry reader on one file whose name (districts/areas/cameras CSV, YAML) the first byte picks."""
+    """The registry parser and validator on one file's content (in memory) whose name (districts/areas/cameras
+    CSV, YAML) the first byte picks: only ``InputError`` with non-empty problems, or an inventory."""
     if not data:
         return
-    names = ["districts.csv", "areas.csv", "cameras.csv", "registry.yml"]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / names[data[0] % len(names)]
-        path.write_bytes(data[1:])
-        try:
-            read_inventory([path])
-        except InputError as exc:
-            assert exc.problems and all(isinstance(p, str) and p for p in exc.problems)
+    parsed = parse_content(Path(REGISTRY_NAMES[data[0] % len(REGISTRY_NAMES)]), data[1:])
+    try:
+        validated(parsed)
+    except InputError as exc:
+        assert exc.problems and all(isinstance(p, str) and p for p in exc.problems)
+
+
+def _registry_db() -> Engine:
+    if not _engine:
+        engine = make_engine(f"sqlite:///{scratch_dir() / 'registry.db'}", sqlite_synchronous="NORMAL")
+        upgrade(engine)
+        _engine.append(engine)
+    return _engine[0]
+
+
+_engine: list[Engine] = []
+
+
+def registry_import(data: bytes) -> None:
+    """The whole import: a real file read from disk, parsed, validated and, when valid, merged into a SQLite
+    registry (one per process, kept between inputs, ``prune`` on); what is read back equals what was imported."""
+    if not data:
+        return
+    path = scratch_dir() / REGISTRY_NAMES[data[0] % len(REGISTRY_NAMES)]
+    path.write_bytes(data[1:])
+    try:
+        report = import_inventory(_registry_db(), parse_files([path]), prune=True)
+    except InputError as exc:
+        assert exc.problems and all(isinstance(p, str) and p for p in exc.problems)
+        return
+    stored, imported = load_inventory(_registry_db()), report.inventory
+    for kind in ("districts", "areas", "cameras"):
+        assert set(getattr(stored, kind)) == set(getattr(imported, kind)), kind
 
 
 TARGETS: dict[str, Callable[[bytes], None]] = {
@@ -146,4 +206,5 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "digest": digest,
     "redaction": redaction,
     "registry_csv": registry_csv,
+    "registry_import": registry_import,
 }

@@ -103,7 +103,12 @@ def read_inventory(paths: Sequence[Path]) -> Inventory:
 
     Raises :class:`InputError` listing every problem as ``file:line: column: problem``.
     """
-    parsed = parse_files(paths)
+    return validated(parse_files(paths))
+
+
+def validated(parsed: Parsed) -> Inventory:
+    """The inventory of parsed records once their references are checked; raises :class:`InputError` listing
+    every problem (the parsing ones first)."""
     parsed.problems.extend(check_references(parsed.districts, parsed.areas, parsed.cameras))
     if parsed.problems:
         raise InputError(parsed.problems)
@@ -123,21 +128,37 @@ def parse_files(paths: Sequence[Path]) -> Parsed:
     return parsed
 
 
-def _parse_file(path: Path, parsed: Parsed) -> None:
+def parse_content(path: Path, raw: bytes) -> Parsed:
+    """One file's content already in memory, parsed as :func:`parse_files` parses the file at ``path`` (its name
+    tells the format and the kind). For callers that hold the bytes (fuzzing, uploads); nothing is read."""
+    parsed = Parsed()
+    try:
+        _parse_file(path, parsed, raw)
+    except InputError as exc:
+        parsed.problems.extend(exc.problems)
+    return parsed
+
+
+def _parse_file(path: Path, parsed: Parsed, raw: bytes | None = None) -> None:
+    """Parse ``raw``, or else the file read from ``path`` (up to the size limit), into ``parsed``."""
     suffix = path.suffix.lower()
-    if suffix in (".yml", ".yaml", ".json"):  # JSON is read as YAML (a superset), keeping line numbers
-        _parse_yaml(path, parsed)
-    elif suffix in (".csv", ".txt", ""):
-        _parse_csv(path, parsed)
-    else:
+    is_yaml = suffix in (".yml", ".yaml", ".json")  # JSON is read as YAML (a superset), keeping line numbers
+    if not is_yaml and suffix not in (".csv", ".txt", ""):
         parsed.problems.append(f"{path}: file type {suffix!r} is not supported (allowed: .csv, .yml, .yaml, .json)")
+        return
+    text = _decode(path, read_limited(path, MAX_BYTES * 10) if raw is None else raw)
+    if is_yaml:
+        _parse_yaml(path, text, parsed)
+    else:
+        _parse_csv(path, text, parsed)
 
 
 # --- CSV ------------------------------------------------------------------------------------------------
 
 
-def _decode(path: Path) -> str:
-    raw = read_limited(path, MAX_BYTES * 10)
+def _decode(path: Path, raw: bytes) -> str:
+    if len(raw) > MAX_BYTES * 10:
+        raise InputError([f"{path}: larger than {MAX_BYTES * 10 // (1024 * 1024)} MB (allowed: up to that size)"])
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -173,8 +194,8 @@ def _kind_of(path: Path, header: Sequence[str]) -> Kind | None:
     return next((k for k in KINDS if name.startswith(k)), None)
 
 
-def _parse_csv(path: Path, parsed: Parsed) -> None:
-    records = _csv_records(path, _decode(path))
+def _parse_csv(path: Path, text: str, parsed: Parsed) -> None:
+    records = _csv_records(path, text)
     first = next(records, None)
     if first is None:
         parsed.problems.append(f"{path}:1: (header): empty file (allowed: a header line, then one row per record)")
@@ -234,8 +255,8 @@ def _header_ok(path: Path, line: int, header: list[str], kind: Kind, problems: l
 # --- YAML -----------------------------------------------------------------------------------------------
 
 
-def _parse_yaml(path: Path, parsed: Parsed) -> None:
-    data, lines = parse_yaml(_decode(path), str(path))
+def _parse_yaml(path: Path, text: str, parsed: Parsed) -> None:
+    data, lines = parse_yaml(text, str(path))
     if data is None:
         return
     if not isinstance(data, dict):

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sharpeyes.errors import InputError
-from sharpeyes.registry.io import COLUMNS, read_inventory
+from sharpeyes.registry.io import COLUMNS, parse_content, parse_files, read_inventory
 
 NAMES = ["districts.csv", "areas.csv", "cameras.csv", "x.csv", "registry.yml"]
 CELL = st.one_of(
@@ -107,3 +107,17 @@ def test_yaml_reader_only_ever_raises_input_error(document: object) -> None:
             read_inventory([path])
         except InputError as exc:
             assert exc.problems and all("\n" not in p for p in exc.problems)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from([*NAMES, "notes.txt", "registry.json", "cams.xlsx"]), st.one_of(structured, st.binary(max_size=300))
+)
+def test_parsing_bytes_in_memory_equals_parsing_the_file(name: str, data: bytes) -> None:
+    """``parse_content`` (used by the fuzzer, no file) reads the same records and problems as ``parse_files``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        from_file = parse_files([path])
+        in_memory = parse_content(path, data)
+    assert in_memory == from_file
