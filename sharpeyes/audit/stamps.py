@@ -21,6 +21,7 @@ SEP = ","
 _WIDTH = STAMP_LEN + 1
 _PUNCT = {4: "-", 7: "-", 10: " ", 13: ":", 16: ":", 19: ".", 26: SEP}
 _DIGITS = np.array([i for i in range(STAMP_LEN) if i not in _PUNCT], dtype=np.intp)
+_EXACT = 2**53
 _DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 
 
@@ -62,8 +63,10 @@ def _fixed_width(raw: bytes, count: int) -> npt.NDArray[np.float64] | None:
     valid = month_ok & (year >= 1) & (day >= 1) & (day <= days_in) & (hour < 24) & (minute < 60) & (second < 60)
     if not valid.all():
         return None
-    seconds = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
-    return (seconds * 1_000_000 + micro).astype(np.float64) / 1e6
+    micros = (_days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second) * 1_000_000 + micro
+    if (np.abs(micros) >= _EXACT).any():  # beyond 1685..2255: a float no longer holds every microsecond
+        return None
+    return micros.astype(np.float64) / 1e6  # two exact floats: the quotient is rounded once, as Python's
 
 
 def _days_from_civil(year: Ints, month: Ints, day: Ints) -> Ints:

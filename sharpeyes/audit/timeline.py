@@ -142,7 +142,11 @@ def timeline(
     for s in scopes:
         days_up[s], days_known[s] = per_bucket_bulk(seg, edges, None if s == ALL else seg_scope == s)
     length = window.end - window.start
-    per_camera = {c.id: TimeOnline(float(up[i]), float(known[i]), length) for i, c in enumerate(cams) if serving[i]}
+    per_camera = {
+        c.id: TimeOnline(u, k, length)
+        for c, u, k, on in zip(cams, up.tolist(), known.tolist(), serving.tolist(), strict=True)
+        if on
+    }
     for i, points in service_points.items():
         live_points = [
             StatePoint(float(r.at[k]), _state(history, k)) for k in np.nonzero(live & (r.cam == i))[0].tolist()

@@ -12,7 +12,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
+from sharpeyes.audit.source import read_inventory_fast
 from sharpeyes.errors import InputError
+from sharpeyes.probers.base import AuthPolicy
 from sharpeyes.registry import store
 from sharpeyes.registry.db import current_revision, downgrade, head_revision, upgrade
 from sharpeyes.registry.fields import Where
@@ -273,3 +275,24 @@ def test_service_changes_roll_back_with_the_registry(engine: Engine, monkeypatch
         import_inventory(engine, _city(a=False, b=True), now=T0 + dt.timedelta(days=1))
     assert [(c.id, c.in_service) for c in load_inventory(engine).cameras] == [("a", True)]
     assert _service_rows(engine) == [("a", "out_of_service", "in_service", "added", T0)]
+
+
+def test_audit_inventory_read_equals_the_registry_snapshot(engine: Engine) -> None:
+    upgrade(engine)
+    import_inventory(engine, parse_files(DEMO_FILES))
+    varied = _city(a=True, b=False)
+    varied.cameras = [
+        (Camera("a", "甲", "A", "127.0.0.1", "rtsp://127.0.0.1/a", None, None, "admin", "PW_A"), Where("t", 1)),
+        (
+            Camera(
+                "b", "乙", "A", "127.0.0.2", None, "http://127.0.0.2/onvif", "http://127.0.0.2/snap", None, None,
+                "/run/pw", AuthPolicy.BASIC_ALLOWED, "一类", False, 1920, 1080, ("night", "逆光"),
+            ),
+            Where("t", 2),
+        ),
+    ]  # fmt: skip
+    import_inventory(engine, varied)
+    snapshot = load_inventory(engine)
+    assert {c.tags for c in snapshot.cameras} >= {("night", "逆光"), ()}
+    assert read_inventory_fast(engine) == snapshot
+    assert [type(c.in_service) for c in read_inventory_fast(engine).cameras] == [bool] * len(snapshot.cameras)
