@@ -1,11 +1,15 @@
 """Benchmark: ``sharpeyes audit`` over 20,000 cameras × 30 days of realistic flapping transitions.
 
-Builds a SQLite database (registry + transitions) in a temporary folder, then times the audit as the CLI runs
-it (read the registry, read the transitions in short read transactions, build the report, render JSON; the
-HTML rendering is timed apart) against a naive baseline measured in the same run: one SQL query per camera
-and module through the ORM types, then the same pure rates. Usage::
+Builds a SQLite database (registry imported two days before the first probe, so each camera added in service
+has its ``service`` transition; then the transitions) in a temporary folder, then times the audit as the CLI
+runs it (cycle collector paused; read the registry, read the transitions in short read transactions, build the
+report, render JSON; the HTML rendering is timed apart) against a naive baseline measured in the same run: one
+SQL query per camera and module through the ORM types, then the same pure rates. With ``--compare-with DIR``,
+another source tree's audit (e.g. main's, from ``git archive main | tar -x -C DIR``) is timed on the same
+database, interleaved with ours, and the ratio printed. Usage::
 
-    .venv/bin/python -m benchmarks.audit [--cameras 20000] [--days 30] [--baseline-sample 2000] [--runs 3] [--keep DIR]
+    .venv/bin/python -m benchmarks.audit [--cameras 20000] [--days 30] [--baseline-sample 2000] [--runs 3]
+        [--keep DIR] [--compare-with TREE]
 """
 
 from __future__ import annotations
@@ -163,6 +167,8 @@ def audit_once(url: str, window: Window) -> tuple[dict[str, float], dict[str, fl
 
 OTHER_TREE_AUDIT = """
 import contextlib, json, sys, time
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in type(f).__module__ + repr(f)]  # pip -e's finder
+sys.path.insert(0, sys.argv[4])
 from sharpeyes.audit.build import AuditOptions, build_report
 from sharpeyes.audit.model import Window
 from sharpeyes.audit.render.json_out import render_json
@@ -190,9 +196,8 @@ print(json.dumps({"wall": out[0], "cpu": out[1], "size": out[2], "module": __imp
 
 def other_tree_once(tree: Path, url: str, window: Window) -> tuple[float, float]:
     """Wall and CPU time of one audit (read, build, JSON) by another source tree's code, in a subprocess."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    argv = [sys.executable, "-c", OTHER_TREE_AUDIT, url, repr(window.start), repr(window.end)]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=True, timeout=600)
+    argv = [sys.executable, "-c", OTHER_TREE_AUDIT, url, repr(window.start), repr(window.end), str(tree.resolve())]
+    done = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=600)
     result = json.loads(done.stdout)
     if not str(result["module"]).startswith(str(tree.resolve())):
         raise RuntimeError(f"--compare-with: imported {result['module']}, not the tree's code")
