@@ -21,8 +21,8 @@ SEP = ","
 _WIDTH = STAMP_LEN + 1
 _PUNCT = {4: "-", 7: "-", 10: " ", 13: ":", 16: ":", 19: ".", 26: SEP}
 _DIGITS = np.array([i for i in range(STAMP_LEN) if i not in _PUNCT], dtype=np.intp)
-_EXACT = 2**53
-_DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+_FIRST_EXACT_YEAR, _LAST_EXACT_YEAR = 1686, 2254  # every microsecond since 1970 below 2**53 (±285 years)
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 
 def epochs(text: str | bytes, count: int) -> npt.NDArray[np.float64]:
@@ -35,7 +35,8 @@ def epochs(text: str | bytes, count: int) -> npt.NDArray[np.float64]:
 
 
 def _fixed_width(raw: bytes, count: int) -> npt.NDArray[np.float64] | None:
-    """The vectorised parse, or ``None`` when any item is not exactly ``YYYY-MM-DD HH:MM:SS.ffffff``."""
+    """The vectorised parse, or ``None`` when any item is not exactly ``YYYY-MM-DD HH:MM:SS.ffffff`` of a real
+    date and time, or falls outside the years in which a float holds every microsecond since 1970."""
     if len(raw) != _WIDTH * count - 1:
         return None
     grid = np.frombuffer(raw + SEP.encode(), dtype=np.uint8).reshape(count, _WIDTH)
@@ -57,27 +58,26 @@ def _fixed_width(raw: bytes, count: int) -> npt.NDArray[np.float64] | None:
 
     year, month, day = number(0, 3), number(5, 6), number(8, 9)
     hour, minute, second, micro = number(11, 12), number(14, 15), number(17, 18), number(20, 25)
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    first_year, last_year = int(year.min()), int(year.max())
+    if first_year < _FIRST_EXACT_YEAR or last_year > _LAST_EXACT_YEAR:
+        return None
     month_ok = (month >= 1) & (month <= 12)
-    days_in = np.where(month == 2, 28 + leap, _DAYS_IN_MONTH[np.where(month_ok, month, 0)])
-    valid = month_ok & (year >= 1) & (day >= 1) & (day <= days_in) & (hour < 24) & (minute < 60) & (second < 60)
+    k = np.where(month_ok, (year - first_year) * 12 + month - 1, 0)
+    starts, lengths = _months(first_year, last_year)
+    valid = month_ok & (day >= 1) & (day <= lengths[k]) & (hour < 24) & (minute < 60) & (second < 60)
     if not valid.all():
         return None
-    micros = (_days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second) * 1_000_000 + micro
-    if (np.abs(micros) >= _EXACT).any():  # beyond 1685..2255: a float no longer holds every microsecond
-        return None
-    return micros.astype(np.float64) / 1e6  # two exact floats: the quotient is rounded once, as Python's
+    seconds = (starts[k] + day - 1) * 86400 + hour * 3600 + minute * 60 + second
+    return (seconds * 1_000_000 + micro).astype(np.float64) / 1e6  # both exact: one rounding, as Python's
 
 
-def _days_from_civil(year: Ints, month: Ints, day: Ints) -> Ints:
-    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's ``days_from_civil``)."""
-    y = year - (month <= 2)
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    days: Ints = era * 146097 + doe - 719468
-    return days
+def _months(first_year: int, last_year: int) -> tuple[Ints, Ints]:
+    """Per month from January of ``first_year`` to December of ``last_year``: the days from 1970-01-01 to its
+    first day, and its length."""
+    firsts = [dt.date(y, m, 1).toordinal() for y in range(first_year, last_year + 1) for m in range(1, 13)]
+    firsts.append(dt.date(last_year + 1, 1, 1).toordinal())
+    ordinals = np.array(firsts, dtype=np.int64)
+    return ordinals[:-1] - _EPOCH_ORDINAL, np.diff(ordinals)
 
 
 def _one_by_one(text: str, count: int) -> npt.NDArray[np.float64]:
