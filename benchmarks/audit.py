@@ -1,20 +1,27 @@
 """Benchmark: ``sharpeyes audit`` over 20,000 cameras × 30 days of realistic flapping transitions.
 
-Builds a SQLite database (registry + transitions) in a temporary folder, then times the audit as the CLI runs
-it (read the registry, read the transitions in short read transactions, build the report, render JSON; the
-HTML rendering is timed apart) against a naive baseline measured in the same run: one SQL query per camera
-and module through the ORM types, then the same pure rates. Usage::
+Builds a SQLite database (registry imported two days before the first probe, so each camera added in service
+has its ``service`` transition; then the transitions) in a temporary folder, then times the audit as the CLI
+runs it (cycle collector paused; read the registry, read the transitions in short read transactions, build the
+report, render JSON; the HTML rendering is timed apart) against a naive baseline measured in the same run: one
+SQL query per camera and module through the ORM types, then the same pure rates. With ``--compare-with DIR``,
+another source tree's audit (e.g. main's, from ``git archive main | tar -x -C DIR``) is timed on the same
+database, interleaved with ours, and the ratio printed. Usage::
 
-    .venv/bin/python -m benchmarks.audit [--cameras 20000] [--days 30] [--baseline-sample 2000] [--runs 3] [--keep DIR]
+    .venv/bin/python -m benchmarks.audit [--cameras 20000] [--days 30] [--baseline-sample 2000] [--runs 3]
+        [--keep DIR] [--compare-with TREE]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import random
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -23,6 +30,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from sharpeyes.audit.build import AuditOptions, build_report
+from sharpeyes.audit.gcpause import cycle_collector_paused
 from sharpeyes.audit.model import Window
 from sharpeyes.audit.render.html import render_html
 from sharpeyes.audit.render.json_out import render_json
@@ -103,7 +111,8 @@ def build_db(folder: Path, n_cameras: int, days: int) -> tuple[str, Inventory, i
     parsed.cameras = [(c, where) for c in inv.cameras]
     parsed.kinds.update({"districts", "areas", "cameras"})
     engine = make_engine(url)
-    import_inventory(engine, parsed)
+    registered = dt.datetime.fromtimestamp(END - (days + 2) * DAY, dt.UTC)  # before the first probe
+    import_inventory(engine, parsed, now=registered)  # records each camera added in service
     engine.dispose()
     rows = list(flapping([c.id for c in inv.cameras], END - days * DAY, END, rnd))
     con = sqlite3.connect(folder / "bench.db")
@@ -112,7 +121,7 @@ def build_db(folder: Path, n_cameras: int, days: int) -> tuple[str, Inventory, i
     )
     con.commit()
     con.close()
-    return url, inv, len(rows)
+    return url, inv, len(rows) + sum(c.in_service for c in inv.cameras)
 
 
 def _database(folder: Path, n_cameras: int, days: int) -> tuple[str, Inventory, int]:
@@ -140,19 +149,59 @@ def audit_once(url: str, window: Window) -> tuple[dict[str, float], dict[str, fl
         return time.perf_counter(), time.process_time()
 
     t0, c0 = start = time.perf_counter(), time.process_time()
-    engine = make_engine(url)
-    inventory, history = read_all(engine, window)
-    t0, c0 = mark("read", t0, c0)
-    report = build_report(inventory, history, window, AuditOptions(), generated_at=window.end)
-    t0, c0 = mark("build", t0, c0)
-    size = len(render_json(report, "en"))
-    engine.dispose()
-    mark("json", t0, c0)
+    with cycle_collector_paused():  # as the CLI runs it
+        engine = make_engine(url)
+        inventory, history = read_all(engine, window)
+        t0, c0 = mark("read", t0, c0)
+        report = build_report(inventory, history, window, AuditOptions(), generated_at=window.end)
+        t0, c0 = mark("build", t0, c0)
+        size = len(render_json(report, "en"))
+        engine.dispose()
+        mark("json", t0, c0)
     mark("total", *start)
     t0, c0 = time.perf_counter(), time.process_time()
     size += len(render_html(report, "zh"))
     mark("html (apart)", t0, c0)
     return wall, cpu, size
+
+
+OTHER_TREE_AUDIT = """
+import contextlib, json, sys, time
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in type(f).__module__ + repr(f)]  # pip -e's finder
+sys.path.insert(0, sys.argv[4])
+from sharpeyes.audit.build import AuditOptions, build_report
+from sharpeyes.audit.model import Window
+from sharpeyes.audit.render.json_out import render_json
+from sharpeyes.audit.source import read_all
+from sharpeyes.registry.db import make_engine
+try:
+    from sharpeyes.audit.gcpause import cycle_collector_paused as paused
+except ImportError:  # a tree from before it: its CLI ran with the collector on
+    paused = contextlib.nullcontext
+url, start, end = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+window = Window(start, end)
+out = []
+for _ in range(2):  # the first run warms imports and caches, as ours does
+    t0, c0 = time.perf_counter(), time.process_time()
+    with paused():
+        engine = make_engine(url)
+        inventory, history = read_all(engine, window)
+        report = build_report(inventory, history, window, AuditOptions(), generated_at=window.end)
+        size = len(render_json(report, "en"))
+        engine.dispose()
+    out = [time.perf_counter() - t0, time.process_time() - c0, size]
+print(json.dumps({"wall": out[0], "cpu": out[1], "size": out[2], "module": __import__("sharpeyes").__file__}))
+"""
+
+
+def other_tree_once(tree: Path, url: str, window: Window) -> tuple[float, float]:
+    """Wall and CPU time of one audit (read, build, JSON) by another source tree's code, in a subprocess."""
+    argv = [sys.executable, "-c", OTHER_TREE_AUDIT, url, repr(window.start), repr(window.end), str(tree.resolve())]
+    done = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=600)
+    result = json.loads(done.stdout)
+    if not str(result["module"]).startswith(str(tree.resolve())):
+        raise RuntimeError(f"--compare-with: imported {result['module']}, not the tree's code")
+    return float(result["wall"]), float(result["cpu"])
 
 
 def naive(url: str, inventory: Inventory, window: Window, sample: int) -> float:
@@ -178,6 +227,12 @@ def main() -> None:
     ap.add_argument("--baseline-sample", type=int, default=20_000, help="cameras the naive baseline reads")
     ap.add_argument("--runs", type=int, default=3, help="timed audits (the best wall and the best CPU are shown)")
     ap.add_argument("--keep", type=Path, help="build the database in this folder and reuse it on the next run")
+    ap.add_argument(
+        "--compare-with",
+        type=Path,
+        help="another source tree (e.g. `git archive main | tar -x -C DIR`): its audit is timed on the same "
+        "database, interleaved with ours, and the ratio printed",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -188,12 +243,23 @@ def main() -> None:
         )
         window = Window(END - args.days * DAY, END)
         audit_once(url, window)  # warm the page cache and imports
-        runs = [audit_once(url, window) for _ in range(args.runs)]
+        runs, others = [], []
+        for _ in range(args.runs):  # interleaved with the other tree's runs: both see the same load
+            runs.append(audit_once(url, window))
+            if args.compare_with:
+                others.append(other_tree_once(args.compare_with, url, window))
         wall = min(runs, key=lambda r: r[0]["total"])
         cpu_best = min(runs, key=lambda r: r[1]["total"])
         print(f"audit wall (best of {args.runs}): " + ", ".join(f"{k} {v:.3f} s" for k, v in wall[0].items()))
         print(f"audit cpu (best of {args.runs}):  " + ", ".join(f"{k} {v:.3f} s" for k, v in cpu_best[1].items()))
         print(f"output {wall[2] / 1e6:.1f} MB; load average {os.getloadavg()[0]:.1f}")
+        if others:
+            o_wall, o_cpu = min(w for w, _ in others), min(c for _, c in others)
+            print(
+                f"{args.compare_with} (same database, interleaved, best of {args.runs}): wall {o_wall:.3f} s, "
+                f"cpu {o_cpu:.3f} s; ratio {o_wall / wall[0]['total']:.2f}x wall, "
+                f"{o_cpu / cpu_best[1]['total']:.2f}x cpu"
+            )
         sample = min(args.baseline_sample, len(inv.cameras))
         c0 = time.process_time()
         base = naive(url, inv, window, sample) * len(inv.cameras) / sample

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sharpeyes.audit.build import AuditOptions, build_report
+from sharpeyes.audit.gcpause import cycle_collector_paused
 from sharpeyes.audit.i18n import LANGS
 from sharpeyes.audit.model import RATE_NAMES, Report, Window
 from sharpeyes.audit.render import FORMATS, renderer
@@ -159,8 +160,9 @@ def audit(
 ) -> None:
     """Coverage and connection audit: rates per district against targets, and the lists behind them."""
     try:
-        report = _audit(config_path, db_url, (since, start, end), district, scope, fail_under, top)
-        _emit(report, fmt, lang, output)
+        with cycle_collector_paused():
+            report = _audit(config_path, db_url, (since, start, end), district, scope, fail_under, top)
+            _emit(report, fmt, lang, output)
     except UserError:
         raise
     except Exception as exc:  # anything unexpected is an error (2), never "not met" (1)

@@ -32,6 +32,7 @@ Definitions (the choices a city operations team expects, written down once):
 from __future__ import annotations
 
 import bisect
+import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -199,12 +200,14 @@ def compute_groups(
     cams_by_area: dict[str, list[Camera]] = defaultdict(list)
     for cam in inventory.cameras:
         cams_by_area[cam.area].append(cam)
+    by_place: dict[tuple[str, Scope], tuple[Area, list[int]]] = {}  # areas of one district and scope, summed
     for area in inventory.areas:
         vec = _count_area(area, cams_by_area.get(area.id, []), statuses, now, options)
+        _, acc = by_place.setdefault((area.district, area.scope), (area, [0] * len(_FIELDS)))
+        acc[:] = map(operator.add, acc, vec)
+    for area, vec in by_place.values():  # integer counts: the same totals in any order
         for key in groups_of(area):
-            acc = accs[key]
-            for i, n in enumerate(vec):
-                acc[i] += n
+            accs[key][:] = map(operator.add, accs[key], vec)
     return {key: GroupCounts(key[0], key[1], *acc) for key, acc in accs.items()}
 
 

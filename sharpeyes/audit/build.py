@@ -144,16 +144,19 @@ def district_order(inventory: Inventory, root: str | None) -> list[tuple[str, in
     for d in sorted(inventory.districts, key=lambda d: d.code):
         children[d.parent if d.parent in known else None].append(d.code)
     out: list[tuple[str, int]] = []
+    seen: set[str] = set()
 
     def walk(code: str, depth: int) -> None:
-        if any(c == code for c, _ in out):
+        if code in seen:
             return
+        seen.add(code)
         out.append((code, depth))
         for child in children.get(code, []):
             walk(child, depth + 1)
 
     if root is None:
         out.append((ALL, 0))
+        seen.add(ALL)
         for top in children[None]:
             walk(top, 1)
     else:

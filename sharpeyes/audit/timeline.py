@@ -17,10 +17,19 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from sharpeyes.audit.history import KNOWN_PROBERS, LIVENESS_RANK, ONLINE_CODES, STATE_OF_CODE, History, prober_of
+from sharpeyes.audit.history import (
+    KNOWN_PROBERS,
+    LIVENESS_RANK,
+    ONLINE_CODES,
+    STATE_CODES,
+    STATE_OF_CODE,
+    History,
+    prober_of,
+)
 from sharpeyes.audit.model import Window
 from sharpeyes.rates import (
     ALL,
+    IN_SERVICE,
     SERVICE_MODULE,
     StatePoint,
     TimeOnline,
@@ -83,6 +92,26 @@ def _rows(history: History, index: Mapping[str, int], module_probers: Mapping[st
     )
 
 
+def _service(
+    cams: Sequence[Camera], history: History, r: _Rows, valid: npt.NDArray[np.bool_], window: Window
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Per audited camera: whether it is in service for the whole window, and whether its service changes
+    inside the window (then it goes through :func:`~sharpeyes.rates.service_spans`, one camera at a time).
+
+    A camera with no service transition serves as its registry flag says; one whose only service transition
+    read is the last before the window (every camera registered by an import has one) serves as that
+    transition says: :func:`~sharpeyes.rates.service_spans` gives the whole window or nothing for it."""
+    service = valid & r.service
+    singled = np.zeros(len(cams), dtype=bool)
+    singled[r.cam[service & (r.at >= window.start)]] = True
+    serving = np.array([c.in_service for c in cams], dtype=bool)
+    edge = service & (r.at < window.start)
+    edge &= ~singled[np.where(edge, r.cam, 0)]
+    to_in_service = np.frombuffer(history.states, dtype=np.uint8) == ord(STATE_CODES[IN_SERVICE])
+    serving[r.cam[edge]] = to_in_service[edge]
+    return serving, singled
+
+
 def timeline(
     cams: Sequence[Camera],
     scope_of: Sequence[str],
@@ -99,12 +128,10 @@ def timeline(
     best = np.full(len(cams), NOT_LIVE, dtype=np.int64)
     np.minimum.at(best, r.cam[valid], r.rank[valid])
     live = valid & (r.rank < NOT_LIVE) & (r.rank == best[np.where(valid, r.cam, 0)])
+    serving, singled = _service(cams, history, r, valid, window)
     service_points: dict[int, list[StatePoint]] = defaultdict(list)
-    for k in np.nonzero(valid & r.service)[0].tolist():
+    for k in np.nonzero(valid & r.service & singled[np.where(valid, r.cam, 0)])[0].tolist():
         service_points[int(r.cam[k])].append(StatePoint(float(r.at[k]), _state(history, k)))
-    singled = np.zeros(len(cams), dtype=bool)
-    singled[list(service_points)] = True
-    serving = np.array([c.in_service for c in cams], dtype=bool)
     bulk = live & serving[np.where(valid, r.cam, 0)] & ~singled[np.where(valid, r.cam, 0)]
     seg = segments_bulk(r.cam[bulk], r.at[bulk], r.online[bulk], window.start, window.end)
     up, known = per_camera_bulk(seg, len(cams))
@@ -115,7 +142,11 @@ def timeline(
     for s in scopes:
         days_up[s], days_known[s] = per_bucket_bulk(seg, edges, None if s == ALL else seg_scope == s)
     length = window.end - window.start
-    per_camera = {c.id: TimeOnline(float(up[i]), float(known[i]), length) for i, c in enumerate(cams) if serving[i]}
+    per_camera = {
+        c.id: TimeOnline(u, k, length)
+        for c, u, k, on in zip(cams, up.tolist(), known.tolist(), serving.tolist(), strict=True)
+        if on
+    }
     for i, points in service_points.items():
         live_points = [
             StatePoint(float(r.at[k]), _state(history, k)) for k in np.nonzero(live & (r.cam == i))[0].tolist()

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -134,7 +135,11 @@ class TransitionRow(Base):
     """
 
     __tablename__ = "transitions"
-    __table_args__ = (UniqueConstraint("camera_id", "module", "at", name="uq_transitions_camera_module_at"),)
+    __table_args__ = (
+        UniqueConstraint("camera_id", "module", "at", name="uq_transitions_camera_module_at"),
+        # The audit reads per camera and module in time order, from this index alone (it holds every column).
+        Index("ix_transitions_audit", "camera_id", "module", "at", "to_state", "from_state", "reason"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     camera_id: Mapped[str] = mapped_column(String(ID_LEN))

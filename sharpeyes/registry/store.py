@@ -8,6 +8,7 @@ removed only with ``prune``.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +19,10 @@ from sqlalchemy.orm import Session
 
 from sharpeyes.errors import InputError
 from sharpeyes.probers.base import AuthPolicy
+from sharpeyes.rates import IN_SERVICE, OUT_OF_SERVICE, SERVICE_MODULE
 from sharpeyes.registry.db import read_session, write_session
 from sharpeyes.registry.fields import IN_DATABASE, Where, id_key
+from sharpeyes.registry.history import Transition, record_transitions
 from sharpeyes.registry.inventory import Area, Camera, District, DistrictLevel, Inventory, Scope
 from sharpeyes.registry.io import KINDS, Kind, Parsed, check_references
 from sharpeyes.registry.models import AreaRow, CameraRow, DistrictRow
@@ -153,11 +156,15 @@ class ImportReport:
         return "; ".join(parts)
 
 
-def import_inventory(engine: Engine, parsed: Parsed, *, prune: bool = False) -> ImportReport:
+def import_inventory(
+    engine: Engine, parsed: Parsed, *, prune: bool = False, now: dt.datetime | None = None
+) -> ImportReport:
     """Merge parsed files into the registry in one write transaction; nothing is written on any problem.
 
     Records are matched by id. For each kind present in the input, records in the database but not in the
-    input are reported as missing, and deleted when ``prune`` is true.
+    input are reported as missing, and deleted when ``prune`` is true. Every change of a camera's service
+    (:func:`service_changes`) is recorded as a transition of the ``service`` pseudo-module at ``now``
+    (default: the current time), in the same transaction.
     """
     if parsed.problems:
         raise InputError(parsed.problems)
@@ -174,7 +181,38 @@ def import_inventory(engine: Engine, parsed: Parsed, *, prune: bool = False) -> 
             areas=tuple(a for a, _ in merged[1]),
             cameras=tuple(c for c, _ in merged[2]),
         )
+        at = now or dt.datetime.now(dt.UTC)
+        record_transitions(session.connection(), service_changes(current.cameras, report.inventory.cameras, at))
     return report
+
+
+def service_changes(before: Sequence[Camera], after: Sequence[Camera], at: dt.datetime) -> list[Transition]:
+    """The ``service`` transitions an import makes (see :data:`sharpeyes.rates.SERVICE_MODULE`).
+
+    - a camera whose in-service flag changes: to its new state (reason ``flag_changed``);
+    - a camera added in service: to ``in_service`` (reason ``added``); before its first service transition a
+      camera counts as in the opposite state, so the time before it was registered is out of service. One
+      added out of service needs none: it is out of service before and after;
+    - a camera removed while in service: to ``out_of_service`` (reason ``removed``).
+    """
+    old = {c.id: c for c in before}
+    new = {c.id: c for c in after}
+    out: list[Transition] = []
+    for cid, cam in new.items():
+        was = old.get(cid)
+        if was is None:
+            if cam.in_service:
+                out.append(Transition(cid, SERVICE_MODULE, OUT_OF_SERVICE, IN_SERVICE, "added", at))
+        elif was.in_service != cam.in_service:
+            out.append(Transition(cid, SERVICE_MODULE, _service(was), _service(cam), "flag_changed", at))
+    for cid, was in old.items():
+        if cid not in new and was.in_service:
+            out.append(Transition(cid, SERVICE_MODULE, IN_SERVICE, OUT_OF_SERVICE, "removed", at))
+    return out
+
+
+def _service(camera: Camera) -> str:
+    return IN_SERVICE if camera.in_service else OUT_OF_SERVICE
 
 
 Merged = tuple[list[tuple[District, Where]], list[tuple[Area, Where]], list[tuple[Camera, Where]]]

@@ -32,6 +32,8 @@ H = 3600.0
 W0 = dt.datetime(2026, 10, 1, tzinfo=dt.UTC).timestamp()
 WINDOW = Window(W0, W0 + 4 * D)
 GENERATED = W0 + 4 * D + 60.0
+REGISTERED = dt.datetime.fromtimestamp(W0 - 20 * D, dt.UTC)
+"""When the fixture's registry is imported: the import records each camera added in service then."""
 
 CITY = District("C", "示例市", DistrictLevel.CITY)
 D1 = District("D1", "东区", DistrictLevel.DISTRICT, "C")
@@ -99,7 +101,7 @@ def parsed(inventory: Inventory) -> Parsed:
 def fill(engine: Engine) -> None:
     """Migrate the database and write the fixture's registry and transitions into it."""
     upgrade(engine)
-    import_inventory(engine, parsed(INVENTORY))
+    import_inventory(engine, parsed(INVENTORY), now=REGISTERED)
     with engine.begin() as conn:
         record_transitions(conn, TRANSITIONS)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -12,8 +14,8 @@ from sharpeyes.audit.model import Report, Window
 from sharpeyes.audit.source import read_history
 from sharpeyes.rates import ALL
 from sharpeyes.registry.models import areas
-from sharpeyes.registry.store import load_inventory
-from tests.audit.fixture import GENERATED, WINDOW, D, make_db
+from sharpeyes.registry.store import import_inventory, load_inventory
+from tests.audit.fixture import GENERATED, INVENTORY, WINDOW, D, make_db, parsed
 
 
 def audit(folder: Path, options: AuditOptions | None = None) -> Report:
@@ -162,6 +164,21 @@ def test_area_whose_required_count_rises(tmp_path: Path) -> None:
     b1 = next(u for u in r.uncovered if u.area_id == "B1")
     assert (b1.required, b1.registered, b1.healthy, b1.more_needed, b1.to_register, b1.cameras) == (2, 1, 1, 1, 1, ())
     assert ("area_short", "B1", 2, 1) in [(g.kind, g.id, g.required, g.registered) for g in r.registry_gaps]
+
+
+def test_camera_put_out_of_service_by_an_import_mid_window(tmp_path: Path) -> None:
+    _, engine = make_db(tmp_path)
+    cameras = tuple(dataclasses.replace(c, in_service=False) if c.id == "c2" else c for c in INVENTORY.cameras)
+    at = dt.datetime.fromtimestamp(WINDOW.start + 3 * D, dt.UTC)
+    import_inventory(engine, parsed(dataclasses.replace(INVENTORY, cameras=cameras)), now=at)
+    r = build_report(load_inventory(engine), read_history(engine, WINDOW), WINDOW, AuditOptions(), generated_at=0)
+    engine.dispose()
+    s1 = row(r, "public", "S1")
+    # c2 counts for its 3 days in service (up all of them), no longer for 4: c1 2 of 4, c2 3 of 3, c3 1 of 2
+    assert s1["time"] == (pytest.approx(6), pytest.approx(9), pytest.approx(9))
+    assert s1["rates"]["online_time"] == (pytest.approx(6 * D), pytest.approx(9 * D))  # type: ignore[index]
+    assert (s1["in_service"], s1["online"]) == (1, 1)  # now: c1 only
+    assert "c2" not in {c.camera_id for c in r.offline_longest}
 
 
 def test_fail_under_replaces_the_targets(tmp_path: Path) -> None:

@@ -12,8 +12,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
+from sharpeyes.audit.source import read_inventory_fast
 from sharpeyes.errors import InputError
+from sharpeyes.probers.base import AuthPolicy
+from sharpeyes.registry import store
 from sharpeyes.registry.db import current_revision, downgrade, head_revision, upgrade
+from sharpeyes.registry.fields import Where
 from sharpeyes.registry.history import (
     Rollup,
     Transition,
@@ -23,7 +27,8 @@ from sharpeyes.registry.history import (
     transitions_between,
     upsert_rollups,
 )
-from sharpeyes.registry.io import parse_files, read_inventory
+from sharpeyes.registry.inventory import Area, Camera, District, DistrictLevel, Scope
+from sharpeyes.registry.io import Parsed, parse_files, read_inventory
 from sharpeyes.registry.models import Base, daily_rollups
 from sharpeyes.registry.store import counts, import_inventory, load_inventory
 
@@ -214,3 +219,80 @@ def test_rollups_upsert_and_signatures_replace(engine: Engine) -> None:
         save_signature(conn, "c1", "reference", b"\x09", t0)
         assert load_signatures(conn, "last") == {"c1": b"\x02"}
         assert load_signatures(conn, "reference") == {"c1": b"\x09"}
+
+
+def _city(**in_service: bool) -> Parsed:
+    """One district, one area, and cameras by id with their in-service flags."""
+    where = Where("test", 1)
+    parsed = Parsed(
+        districts=[(District("C", "市", DistrictLevel.CITY), where)],
+        areas=[(Area("A", "广场", "C", Scope.PUBLIC, "square", 1), where)],
+        cameras=[(Camera(cid, cid, "A", "127.0.0.1", in_service=flag), where) for cid, flag in in_service.items()],
+    )
+    parsed.kinds.update({"districts", "areas", "cameras"})
+    return parsed
+
+
+def _service_rows(engine: Engine) -> list[tuple[str, str, str, str, dt.datetime]]:
+    with engine.connect() as conn:
+        rows = transitions_between(conn, T0, T0 + dt.timedelta(days=365))
+    assert {t.module for t in rows} <= {"service"}
+    return [(t.camera_id, t.from_state, t.to_state, t.reason, t.at) for t in rows]
+
+
+T0 = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+
+
+def test_import_records_service_changes(engine: Engine) -> None:
+    upgrade(engine)
+    t1, t2, t3 = (T0 + dt.timedelta(days=d) for d in (1, 2, 3))
+    import_inventory(engine, _city(a=True, b=True, c=False), now=t1)
+    assert _service_rows(engine) == [
+        ("a", "out_of_service", "in_service", "added", t1),
+        ("b", "out_of_service", "in_service", "added", t1),
+    ]  # c: added out of service, out of service before and after: nothing to record
+    import_inventory(engine, _city(b=False, c=True, d=True), now=t2, prune=True)
+    assert _service_rows(engine)[2:] == [
+        ("b", "in_service", "out_of_service", "flag_changed", t2),
+        ("c", "out_of_service", "in_service", "flag_changed", t2),
+        ("d", "out_of_service", "in_service", "added", t2),
+        ("a", "in_service", "out_of_service", "removed", t2),
+    ]
+    import_inventory(engine, _city(b=False, c=True, d=True), now=t3)
+    assert len(_service_rows(engine)) == 6  # nothing changed: nothing recorded
+
+
+def test_service_changes_roll_back_with_the_registry(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    upgrade(engine)
+    import_inventory(engine, _city(a=True), now=T0)
+
+    def fail_after_writing(conn: sa.Connection, items: object) -> int:
+        record_transitions(conn, items)  # type: ignore[arg-type]
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store, "record_transitions", fail_after_writing)
+    with pytest.raises(RuntimeError):
+        import_inventory(engine, _city(a=False, b=True), now=T0 + dt.timedelta(days=1))
+    assert [(c.id, c.in_service) for c in load_inventory(engine).cameras] == [("a", True)]
+    assert _service_rows(engine) == [("a", "out_of_service", "in_service", "added", T0)]
+
+
+def test_audit_inventory_read_equals_the_registry_snapshot(engine: Engine) -> None:
+    upgrade(engine)
+    import_inventory(engine, parse_files(DEMO_FILES))
+    varied = _city(a=True, b=False)
+    varied.cameras = [
+        (Camera("a", "甲", "A", "127.0.0.1", "rtsp://127.0.0.1/a", None, None, "admin", "PW_A"), Where("t", 1)),
+        (
+            Camera(
+                "b", "乙", "A", "127.0.0.2", None, "http://127.0.0.2/onvif", "http://127.0.0.2/snap", None, None,
+                "/run/pw", AuthPolicy.BASIC_ALLOWED, "一类", False, 1920, 1080, ("night", "逆光"),
+            ),
+            Where("t", 2),
+        ),
+    ]  # fmt: skip
+    import_inventory(engine, varied)
+    snapshot = load_inventory(engine)
+    assert {c.tags for c in snapshot.cameras} >= {("night", "逆光"), ()}
+    assert read_inventory_fast(engine) == snapshot
+    assert [type(c.in_service) for c in read_inventory_fast(engine).cameras] == [bool] * len(snapshot.cameras)
