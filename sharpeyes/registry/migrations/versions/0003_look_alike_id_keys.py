@@ -6,7 +6,7 @@ then reports the pair as a duplicate with its file and line (or ``(database)``) 
 removed with ``--prune``. Downgrade restores the old keys (NFKC, strip, casefold), which never collide.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-29
 """
 
@@ -22,7 +22,7 @@ from alembic import op
 from sharpeyes.registry.fields import id_key
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
