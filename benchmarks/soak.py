@@ -28,6 +28,7 @@ import datetime as dt
 import json
 import os
 import random
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -224,6 +225,16 @@ def check_truth(
 # --- the run -----------------------------------------------------------------------------------------------
 
 
+def false_outages(truth: list[dict[str, Any]], rows: list[Transition], module: str) -> dict[str, int]:
+    """``up → down`` transitions, by reason, of cameras the simulator never faulted (none is expected)."""
+    flapping = {t["camera"] for t in truth}
+    out: dict[str, int] = {}
+    for r in rows:
+        if r.module == module and r.camera_id not in flapping and r.from_state == "up":
+            out[r.reason] = out.get(r.reason, 0) + 1
+    return out
+
+
 def write_jsonl(path: Path, record: dict[str, Any]) -> None:
     with path.open("a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
@@ -373,6 +384,7 @@ def report(args: argparse.Namespace, out: Path, plan: Plan, end_wall: float, exi
         "missed_within_two_intervals": len(eventually.missed),
         "transitions_live": sum(1 for r in rows if r.module == "live"),
         "transitions_frame": sum(1 for r in rows if r.module == "frame"),
+        "false_outages_of_never_faulty_cameras": false_outages(truth, rows, "live"),
     }  # fmt: skip
     figures["daemon_exit_code"] = exit_code
     targets = {
@@ -404,7 +416,18 @@ def main() -> None:
     parser.add_argument("--size", default="360p", help="the simulator's picture size")
     parser.add_argument("--seed", type=int, default=2)
     parser.add_argument("--out", default="soak-run")
-    raise SystemExit(run(parser.parse_args()))
+    parser.add_argument("--report-only", action="store_true", help="recompute the figures of a finished run in --out")
+    args = parser.parse_args()
+    raise SystemExit(report_again(args) if args.report_only else run(args))
+
+
+def report_again(args: argparse.Namespace) -> int:
+    """The figures of a run already in ``--out``: it ended at its last sample; the exit status is in soak.out."""
+    out = Path(args.out).resolve()
+    plan = Plan(args.live_interval, 5.0, args.frame_interval, args.flap_min, args.flap_max)
+    end_wall = read_jsonl(out / "samples.jsonl")[-1]["wall"]
+    found = re.search(r"daemon stopped \(exit (-?\d+)\)", (out / "soak.out").read_text(encoding="utf-8"))
+    return report(args, out, plan, end_wall, int(found.group(1)) if found else -1)
 
 
 if __name__ == "__main__":
