@@ -145,11 +145,15 @@ def pool() -> Iterator[WorkerPool]:
 MODULE = ProbeModule(name="frame_health", prober="frame", timeout_s=3.0, read_timeout_s=1.0)
 
 
-async def _probe(units: list[list[bytes]], methods: list[str], params: list[list[bytes]]) -> tuple[float, ProbeResult]:
+async def _probe(
+    units: list[list[bytes]], methods: list[str], params: list[list[bytes]], module: ProbeModule = MODULE
+) -> tuple[float, ProbeResult]:
+    """One frame probe of a scripted camera that streams ``units`` (SDP parameter sets from ``params``): the
+    time it took and its result."""
     async with FakeRtspServer(camera(units, methods, params)) as srv:
         target = ProbeTarget(camera_id=f"fake-{time.monotonic_ns()}", host="127.0.0.1", rtsp_url=srv.url)
         started = time.monotonic()
-        result = await run_probe(target, MODULE, deadline=Deadline(MODULE.timeout_s))
+        result = await run_probe(target, module, deadline=Deadline(module.timeout_s))
         elapsed = time.monotonic() - started
         await asyncio.sleep(0.1)  # let the camera read the TEARDOWN
     return elapsed, result

@@ -23,7 +23,7 @@ from sharpeyes.probers.workers import WorkerPool
 from sharpeyes.quality.thresholds import Thresholds
 from sharpeyes.settings import FrameOptions, ProbeModule
 from tests.integration.fake_rtsp import FakeRtspServer
-from tests.integration.test_frame_hostile import _split_start_codes, camera, stream
+from tests.integration.test_frame_hostile import _probe, _split_start_codes, camera, stream
 from tests.reliability import decoder_handlers
 from tests.reliability.contract import back_to_baseline, descendants, within, zombies
 from tests.reliability.test_protocol import _hostile_media
@@ -103,13 +103,7 @@ async def process_tree_back_to_baseline(pool: WorkerPool) -> AsyncIterator[None]
 
 async def probe(units: Units, params: Units, methods: list[str] | None = None) -> tuple[float, ProbeResult]:
     """One frame probe of a scripted camera that streams ``units`` (SDP parameter sets from ``params``)."""
-    async with FakeRtspServer(camera(units, methods if methods is not None else [], params)) as srv:
-        target = ProbeTarget(camera_id=f"cam-{time.monotonic_ns()}", host="127.0.0.1", rtsp_url=srv.url)
-        started = time.monotonic()
-        result = await run_probe(target, MODULE, deadline=Deadline(MODULE.timeout_s))
-        elapsed = time.monotonic() - started
-        await asyncio.sleep(0.1)  # let the camera read the TEARDOWN
-    return elapsed, result
+    return await _probe(units, methods if methods is not None else [], params, MODULE)
 
 
 async def assert_pool_decodes(pool: WorkerPool, units: Units) -> None:

@@ -57,12 +57,15 @@ def clean(link: tuple[Link, str]) -> Iterator[tuple[Link, str]]:
         link[0].clear()
 
 
-def target(link: Link, password: str) -> ProbeTarget:
-    """A fresh camera id each time, so that one probe's backoff never decides the next."""
+def target(link: Link, password: str, *, onvif: bool = False) -> ProbeTarget:
+    """The camera inside the namespace, by RTSP or by ONVIF; a fresh camera id each time, so that one probe's
+    backoff never decides the next."""
+    url = f"http://{link.ns_ip}:8080/onvif/device_service" if onvif else f"rtsp://{link.ns_ip}:8554{PATH}"
     return ProbeTarget(
         camera_id=f"n4-{os.urandom(4).hex()}",
         host=link.ns_ip,
-        rtsp_url=f"rtsp://{link.ns_ip}:8554{PATH}",
+        rtsp_url=None if onvif else url,
+        onvif_url=url if onvif else None,
         username="admin",
         password=Secret(password),
     )
@@ -191,16 +194,6 @@ async def test_n4_lossy_link_stream_ends_by_its_deadline(clean: tuple[Link, str]
     print(f"N4 20 % loss, stream: {outcome}")
 
 
-def onvif_target(link: Link, password: str) -> ProbeTarget:
-    return ProbeTarget(
-        camera_id=f"n4-{os.urandom(4).hex()}",
-        host=link.ns_ip,
-        onvif_url=f"http://{link.ns_ip}:8080/onvif/device_service",
-        username="admin",
-        password=Secret(password),
-    )
-
-
 async def test_n4_onvif_over_the_link_then_blackholed(clean: tuple[Link, str]) -> None:
     """ONVIF through the link: the prober logs in and reads the profiles; GetStreamUri names the simulator's own
     loopback address (it sits behind the namespace's DNAT), which host pinning refuses (P6), as it must. Then the
@@ -208,14 +201,14 @@ async def test_n4_onvif_over_the_link_then_blackholed(clean: tuple[Link, str]) -
     link, password = clean
     module = onvif_module(timeout_s=3.0, read_timeout_s=1.0)
     async with back_to_baseline():
-        reached = await run_probe(onvif_target(link, password), module, deadline=Deadline(module.timeout_s))
+        reached = await run_probe(target(link, password, onvif=True), module, deadline=Deadline(module.timeout_s))
     assert {"clock", "device_info", "profiles"} <= set(reached.phase_timings), reached
     assert (reached.reason, reached.phase) == (Reason.PROTOCOL, Phase.STREAM_URI), reached.detail
     assert SIM_HOST in reached.detail
     link.blackhole()
     async with back_to_baseline(), within(module.timeout_s + 0.5):
         start = time.monotonic()
-        vanished = await run_probe(onvif_target(link, password), module, deadline=Deadline(module.timeout_s))
+        vanished = await run_probe(target(link, password, onvif=True), module, deadline=Deadline(module.timeout_s))
         elapsed = time.monotonic() - start
     print(f"N4 ONVIF blackholed: {vanished.reason.value}/{vanished.phase.value} after {elapsed:.2f} s")
     assert vanished.reason is Reason.TIMEOUT, vanished.detail
