@@ -126,7 +126,11 @@ def daemon_options(settings: DaemonConfig) -> DaemonOptions:
         host=settings.listen.host,
         port=settings.listen.port,
         token=_token(settings.api),
-        limits=Limits(concurrency=settings.concurrency.total, per_host=settings.concurrency.per_host),
+        limits=Limits(
+            concurrency=settings.concurrency.total,
+            per_host=settings.concurrency.per_host,
+            frame_share=settings.concurrency.frame_share,
+        ),
         sqlite_synchronous=_sync(settings),
         busy_timeout_ms=int(d.busy_timeout_s * 1000),
     )

@@ -112,6 +112,7 @@ class Limits:
     retries: int = 1
     retry_jitter_s: tuple[float, float] = (0.2, 1.0)
     fd_reserve: int = 64  # descriptors kept for the database, the exporter and its clients, logs, worker pipes
+    frame_share: float = 0.25  # of the global permits that frame-health probes may hold (RELIABILITY R1-1)
 
 
 class Scheduler:
@@ -134,6 +135,7 @@ class Scheduler:
         self._pressure_warned_at: dict[str, float] = {}
         self._pressure_unwarned: defaultdict[str, int] = defaultdict(int)
         self._hosts: weakref.WeakValueDictionary[str, asyncio.Semaphore] = weakref.WeakValueDictionary()
+        self._module_limits: dict[str, asyncio.Semaphore] = {}
         self._sched = AsyncIOScheduler(timezone="UTC")
         self._sched.add_listener(self._on_overrun, EVENT_JOB_MAX_INSTANCES)
         self._stopping = asyncio.Event()
@@ -380,18 +382,21 @@ class Scheduler:
     async def _attempt(
         self, cam: Camera, module: ProbeModule, start_by: float, slot_at: float | None, lags: list[float]
     ) -> ProbeResult | str:
-        """Take the host's permit then a global one (by ``start_by``) and probe: a result, or a skip reason."""
-        host_lock = self._host(cam.host)
+        """Take the module's permit (frame health), the host's, then a global one (by ``start_by``) and probe: a result,
+        or a skip reason."""
+        permits = [*self._module_limit(module), self._host(cam.host), self._global]
+        held: list[asyncio.Semaphore] = []
         try:
             async with asyncio.timeout(max(0.0, start_by - time.monotonic())):
-                await host_lock.acquire()
-                try:
-                    await self._global.acquire()
-                except BaseException:
-                    host_lock.release()
-                    raise
+                for permit in permits:
+                    await permit.acquire()
+                    held.append(permit)
         except TimeoutError:
+            self._release(held)
             return "late"
+        except BaseException:
+            self._release(held)
+            raise
         try:
             if self._stopping.is_set():
                 return "shutdown"
@@ -404,8 +409,23 @@ class Scheduler:
             self._back_pressure(module.name, exc)
             return exc.skip_reason
         finally:
-            self._global.release()
-            host_lock.release()
+            self._release(held)
+
+    @staticmethod
+    def _release(held: list[asyncio.Semaphore]) -> None:
+        for permit in reversed(held):
+            permit.release()
+
+    def _module_limit(self, module: ProbeModule) -> list[asyncio.Semaphore]:
+        """Frame-health probes hold a permit for seconds (keyframe wait, decode): they may take only
+        ``frame_share`` of the global permits, so liveness is never queued behind them (RELIABILITY R1-1)."""
+        if module.prober != "frame":
+            return []
+        limit = self._module_limits.get(module.name)
+        if limit is None:
+            size = max(1, int(self.concurrency * self.limits.frame_share))
+            limit = self._module_limits[module.name] = asyncio.Semaphore(size)
+        return [limit]
 
     def _back_pressure(self, module: str, exc: BackPressureError) -> None:
         """A probe ran out of our own capacity: counted by the caller as a skip; logged at most once a minute per

@@ -102,6 +102,7 @@ class ConcurrencySettings(Strict):
 
     total: int = Field(256, ge=1, le=20_000)
     per_host: int = Field(2, ge=1, le=64)
+    frame_share: float = Field(0.25, gt=0.0, le=1.0)  # of `total` that frame-health probes may hold at once
 
 
 class ScopeTargets(Strict):

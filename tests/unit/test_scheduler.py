@@ -258,3 +258,25 @@ async def test_a_transient_failure_is_retried_once_and_only_the_last_result_coun
     assert calls["c0"] == 2 and calls["c1"] == 1 and stats.retries == 1
     assert stats.outcomes == {"ok": 2, "failure": 1}
     assert [t.to_state for _, t in rt.store.pending if t.camera_id == "c0"] == ["up"]  # no false outage
+
+
+async def test_frame_probes_hold_only_their_share_and_never_queue_liveness(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RELIABILITY R1-1: frame-health probes hold a permit for seconds; with ``frame_share`` 0.25 of 8 permits at
+    most 2 run at once, and every liveness probe of the same sweep starts on time (none skipped ``late``)."""
+    live, frames = FakeProber(), FakeProber(sleep=lambda _: 0.6)
+    monkeypatch.setitem(PROBERS, "rtsp", live)
+    monkeypatch.setitem(PROBERS, "frame", frames)
+    live_mod = module(interval=3.0, timeout=0.5)
+    frame_mod = ProbeModule(name="frame", prober="frame", interval_s=3.0, timeout_s=1.0, read_timeout_s=1.0)
+    rt = Runtime(
+        Config(city(20), {"live": live_mod, "frame": frame_mod}), ResultStore({"live": "rtsp", "frame": "frame"})
+    )
+    sched = Scheduler(rt, limits=Limits(concurrency=8, per_host=4, frame_share=0.25))
+    sched.start()
+    try:
+        await wait_for(lambda: rt.sweeps["live"].sweeps >= 1 and rt.sweeps["frame"].sweeps >= 1, timeout=10.0)
+    finally:
+        await sched.stop()
+    assert frames.max_running == 2, frames.max_running
+    assert rt.sweeps["live"].outcomes["ok"] == 20 and not rt.sweeps["live"].skipped, rt.sweeps["live"]
+    assert rt.sweeps["frame"].outcomes["ok"] + sum(rt.sweeps["frame"].skipped.values()) == 20
