@@ -17,7 +17,16 @@ import numpy as np
 import pytest
 
 from sharpeyes.probers import frame, workers
-from sharpeyes.probers.base import BackPressureError, Deadline, Phase, ProbeResult, ProbeTarget, Reason, run_probe
+from sharpeyes.probers.base import (
+    BackPressureError,
+    Deadline,
+    FaultCode,
+    Phase,
+    ProbeResult,
+    ProbeTarget,
+    Reason,
+    run_probe,
+)
 from sharpeyes.probers.frame_job import FrameJob
 from sharpeyes.probers.workers import WorkerPool
 from sharpeyes.quality.thresholds import Thresholds
@@ -187,12 +196,15 @@ async def test_p4_hostile_media_is_decode_error_in_the_worker(
 
 async def test_p4_garbage_rtp_through_the_frame_prober(stream: Units, analyse_pool: WorkerPool) -> None:
     """2,000 hostile RTP packets (random FU-A, truncated IDR, absurd SPS, noise; test_protocol's server) into the
-    frame prober: ``no_media`` or ``decode_error``, never another reason or a traceback, within the deadline."""
+    frame prober: ``no_media`` or ``decode_error``, or, when FFmpeg conceals the random slices into a broken
+    picture (it happens in some runs: the bytes are random), a ``signal_loss`` picture fault; never ``ok``, another
+    reason or a traceback, within the deadline."""
     async with back_to_baseline(), process_tree_back_to_baseline(analyse_pool), FakeRtspServer(_hostile_media) as srv:
         target = ProbeTarget(camera_id="hostile", host="127.0.0.1", rtsp_url=srv.url)
         async with within(MODULE.timeout_s + 0.5):
             result = await run_probe(target, MODULE, deadline=Deadline(MODULE.timeout_s))
-        assert result.reason in (Reason.NO_MEDIA, Reason.DECODE_ERROR), result
+        concealed = result.reason is Reason.FRAME_FAULT and FaultCode.SIGNAL_LOSS in result.faults
+        assert result.reason in (Reason.NO_MEDIA, Reason.DECODE_ERROR) or concealed, result
     await assert_pool_decodes(analyse_pool, _split_start_codes(stream))
 
 
