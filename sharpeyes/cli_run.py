@@ -26,7 +26,9 @@ def run(config_path: Path, shard_text: str | None) -> None:
     from sharpeyes.config import load_config
     from sharpeyes.daemon import Daemon, Shard
     from sharpeyes.loader import Loader, daemon_options
+    from sharpeyes.malloc_arenas import cap_malloc_arenas
 
+    cap_malloc_arenas()  # before any thread starts: RSS stays flat over weeks (RELIABILITY R2)
     loaded = load_config(config_path)
     for w in loaded.warnings:
         log.warning("%s", w)

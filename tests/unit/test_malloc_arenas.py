@@ -1,0 +1,50 @@
+"""The daemon's malloc arena cap: eight threads allocating at once use at most two glibc arenas, not eight."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+COUNT_ARENAS = textwrap.dedent(
+    """
+    import ctypes, sys, threading
+    from sharpeyes.malloc_arenas import cap_malloc_arenas
+    if sys.argv[1] == "cap":
+        assert cap_malloc_arenas(2)
+    barrier = threading.Barrier(8)
+    def churn():
+        barrier.wait()
+        for _ in range(20000):
+            blocks = [bytearray(4096) for _ in range(8)]  # > 512 bytes: glibc malloc, not pymalloc
+            del blocks
+    threads = [threading.Thread(target=churn) for _ in range(8)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    libc = ctypes.CDLL(None)
+    libc.fopen.restype = ctypes.c_void_p
+    libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    libc.fclose.argtypes = [ctypes.c_void_p]
+    fp = libc.fopen(sys.argv[2].encode(), b"w")
+    libc.malloc_info(0, fp)
+    libc.fclose(fp)
+    """
+)
+
+
+def arenas_used(mode: str, tmp_path: Path) -> int:
+    out = tmp_path / f"{mode}.xml"
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    subprocess.run([sys.executable, "-c", COUNT_ARENAS, mode, str(out)], check=True, env=env, timeout=60)
+    return out.read_text().count("<heap nr=")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="malloc_info and mallopt are glibc's (Linux)")
+def test_capped_threads_share_two_arenas_where_uncapped_threads_spread(tmp_path: Path) -> None:
+    uncapped, capped = arenas_used("free", tmp_path), arenas_used("cap", tmp_path)
+    assert capped <= 2 < uncapped, (capped, uncapped)
