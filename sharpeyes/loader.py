@@ -130,6 +130,8 @@ def daemon_options(settings: DaemonConfig) -> DaemonOptions:
             concurrency=settings.concurrency.total,
             per_host=settings.concurrency.per_host,
             frame_share=settings.concurrency.frame_share,
+            retry_share=settings.concurrency.retry_share,
+            overload_lag_share=settings.concurrency.overload_lag_share,
         ),
         sqlite_synchronous=_sync(settings),
         busy_timeout_ms=int(d.busy_timeout_s * 1000),

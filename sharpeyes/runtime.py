@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -77,6 +77,7 @@ class Runtime:
     writer: StoreWriter | None = None
     signatures: DatabaseSignatureStore | None = None
     concurrency_limit: int | None = None  # the scheduler's global probe limit after the fd-budget cap
+    loop_lag_s: Callable[[], float] | None = None  # the scheduler's event-loop lag so far (seconds, summed)
 
     @property
     def storage_ok(self) -> bool:

@@ -7,7 +7,15 @@ same phase every time. Offsets lie in the first 90 % of ``[0, interval − timeo
 probe that starts on time ends before the next sweep.
 
 A failure that may be transient (``timeout``, ``unreachable``, ``protocol``) is retried ``retries`` times after
-a jittered pause if the slot's start-by allows; only the final result is recorded (retries are counted).
+a jittered pause if the slot's start-by allows; only the final result is recorded (retries are counted). A sweep
+retries at most ``retry_share`` of its slots (at least :data:`MIN_RETRY_BUDGET`): when many cameras fail at once
+(a segment down, a starved host), retrying every one doubles the work exactly when there is none to spare, and a
+correlated failure is not a lost packet.
+
+Overload (RELIABILITY.md R1-1): a ``timeout`` during which the event loop itself ran late by ``overload_lag_share``
+of the module's deadline or more (:class:`~sharpeyes.looplag.LoopLagMonitor`) says more about this host than
+about the camera: its answer may be waiting unread in the socket buffer. Such a result is not recorded; the slot
+is skipped as ``overload`` (counted, logged at most once a minute) and the camera is probed again next sweep.
 
 Limits: ``per_host`` probes at a time per host (default one: an NVR's channels, a camera's streams), then a
 global concurrency limit (host first, so a busy host never holds a global permit while it waits). Each probe
@@ -30,7 +38,8 @@ in :class:`~sharpeyes.runtime.SweepStats`: ``ok``, ``failure`` or ``skipped`` wi
 - ``missed``: sweeps that should have run while the process was paused or the loop stalled;
 - ``shutdown``: the daemon stopped before the probe started, or cancelled it after the grace period;
 - ``fd_budget``: the probe ran out of file descriptors (``EMFILE``/``ENFILE``); not recorded for the camera;
-- ``decoders_busy``: a frame probe found no free decode worker before its deadline; not recorded either.
+- ``decoders_busy``: a frame probe found no free decode worker before its deadline; not recorded either;
+- ``overload``: the probe timed out while the event loop lagged (see above); not recorded.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
+import math
 import random
 import resource
 import time
@@ -52,6 +62,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from sharpeyes.looplag import LoopLagMonitor
 from sharpeyes.probers.base import BackPressureError, Deadline, ProbeResult, ProbeTarget, Reason, run_probe
 from sharpeyes.registry.inventory import Camera
 from sharpeyes.runtime import Runtime, SweepStats
@@ -63,6 +74,12 @@ TargetFor = Callable[[Camera], ProbeTarget]
 
 RETRYABLE = frozenset({Reason.TIMEOUT, Reason.UNREACHABLE, Reason.PROTOCOL})
 """Failures worth one quick retry (transient on a busy network); never ``auth`` (cameras lock out)."""
+
+MIN_RETRY_BUDGET = 10
+"""Retries a sweep may always spend, however few its cameras."""
+
+OVERLOAD_MIN_LAG_S = 0.25
+"""Loop lag during a probe below this never makes its timeout an ``overload`` (scheduling noise)."""
 
 
 FDS_PER_PROBE = {"frame": 3}
@@ -113,6 +130,17 @@ class Limits:
     retry_jitter_s: tuple[float, float] = (0.2, 1.0)
     fd_reserve: int = 64  # descriptors kept for the database, the exporter and its clients, logs, worker pipes
     frame_share: float = 0.25  # of the global permits that frame-health probes may hold (RELIABILITY R1-1)
+    retry_share: float = 0.1  # of a sweep's slots that may be retried (at least MIN_RETRY_BUDGET)
+    overload_lag_share: float = 0.2  # of a deadline the loop may lag during a probe before its timeout is ours
+
+
+@dataclass(slots=True)
+class SweepRun:
+    """One sweep's shared state: its start-by time, the slots' start lags, the retries it may still spend."""
+
+    start_by: float
+    retries_left: int
+    lags: list[float]
 
 
 class Scheduler:
@@ -130,7 +158,9 @@ class Scheduler:
         self.concurrency = fd_capped_concurrency(
             limits.concurrency, self.fd_limit, self.fds_per_probe, limits.fd_reserve
         )
+        self.loop_lag = LoopLagMonitor()
         runtime.concurrency_limit = self.concurrency
+        runtime.loop_lag_s = self.loop_lag.total
         self._global = asyncio.Semaphore(self.concurrency)
         self._pressure_warned_at: dict[str, float] = {}
         self._pressure_unwarned: defaultdict[str, int] = defaultdict(int)
@@ -154,6 +184,7 @@ class Scheduler:
         self._log_concurrency()
         self.apply_config()
         self._sched.start()
+        self.loop_lag.start()
         self._watchdog_task = asyncio.create_task(self._watchdog())
 
     def _log_concurrency(self) -> None:
@@ -197,6 +228,7 @@ class Scheduler:
             self._watchdog_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watchdog_task
+        await self.loop_lag.stop()
         if self._probing:
             await asyncio.wait(set(self._probing), timeout=self.limits.shutdown_grace_s)
         for task in list(self._slots):
@@ -263,7 +295,8 @@ class Scheduler:
         t0 = time.monotonic()
         stats.scheduled += len(order)
         tasks: set[asyncio.Task[None]] = set()
-        lags: list[float] = []
+        budget = max(MIN_RETRY_BUDGET, math.ceil(self.limits.retry_share * len(order)))
+        run = SweepRun(start_by=t0 + start_by, retries_left=budget, lags=[])
         stop_waiter = asyncio.ensure_future(self._stopping.wait())
         try:
             for i, (offset, cam) in enumerate(order):
@@ -273,7 +306,7 @@ class Scheduler:
                 if self._stopping.is_set():
                     stats.skipped["shutdown"] += len(order) - i
                     break
-                task = asyncio.create_task(self._slot(cam, module, t0 + offset, t0 + start_by, lags))
+                task = asyncio.create_task(self._slot(cam, module, t0 + offset, run))
                 self._slots.add(task)
                 task.add_done_callback(self._slots.discard)
                 tasks.add(task)
@@ -281,7 +314,7 @@ class Scheduler:
             stop_waiter.cancel()
         if tasks:
             await asyncio.wait(tasks)
-        self._finish_sweep(stats, module, t0, lags)
+        self._finish_sweep(stats, module, t0, run.lags)
 
     def _fraction(self, module: str, camera_id: str) -> float:
         """The camera's stable slot position in [0, 1), cached (a hash per camera per sweep adds up)."""
@@ -337,12 +370,12 @@ class Scheduler:
 
     # --- one slot --------------------------------------------------------------------------------------
 
-    async def _slot(self, cam: Camera, module: ProbeModule, slot_at: float, start_by: float, lags: list[float]) -> None:
+    async def _slot(self, cam: Camera, module: ProbeModule, slot_at: float, run: SweepRun) -> None:
         """Take the host's permit then a global one, probe, record: exactly one outcome."""
         stats = self._stats(module.name)
         outcome = "shutdown"
         try:
-            outcome = await self._acquire_and_probe(cam, module, slot_at, start_by, lags)
+            outcome = await self._acquire_and_probe(cam, module, slot_at, run)
         except asyncio.CancelledError:
             outcome = "shutdown"
         except Exception:  # a bug of ours must not lose the slot
@@ -354,20 +387,19 @@ class Scheduler:
             else:
                 stats.skipped[outcome] += 1
 
-    async def _acquire_and_probe(
-        self, cam: Camera, module: ProbeModule, slot_at: float, start_by: float, lags: list[float]
-    ) -> str:
-        result = await self._attempt(cam, module, start_by, slot_at, lags)
+    async def _acquire_and_probe(self, cam: Camera, module: ProbeModule, slot_at: float, run: SweepRun) -> str:
+        result = await self._attempt(cam, module, run, slot_at)
         retries = self.limits.retries
-        while isinstance(result, ProbeResult) and result.reason in RETRYABLE and retries > 0:
+        while isinstance(result, ProbeResult) and result.reason in RETRYABLE and retries > 0 and run.retries_left > 0:
             # a transient failure (lost packet, busy camera): once more after a jittered pause, if there is
             # still time before the slot's start-by, so that one glitch is not recorded as an outage
             retries -= 1
             pause = random.uniform(*self.limits.retry_jitter_s)
-            if time.monotonic() + pause >= start_by:
+            if time.monotonic() + pause >= run.start_by:
                 break
+            run.retries_left -= 1
             await asyncio.sleep(pause)
-            retry = await self._attempt(cam, module, start_by, None, lags)
+            retry = await self._attempt(cam, module, run, None)
             if not isinstance(retry, ProbeResult):
                 break
             self._stats(module.name).retries += 1
@@ -380,14 +412,14 @@ class Scheduler:
         return "ok" if result.ok else "failure"
 
     async def _attempt(
-        self, cam: Camera, module: ProbeModule, start_by: float, slot_at: float | None, lags: list[float]
+        self, cam: Camera, module: ProbeModule, run: SweepRun, slot_at: float | None
     ) -> ProbeResult | str:
-        """Take the module's permit (frame health), the host's, then a global one (by ``start_by``) and probe: a result,
-        or a skip reason."""
+        """Take the module's permit (frame health), the host's, then a global one (by the sweep's start-by) and
+        probe: a result, or a skip reason."""
         permits = [*self._module_limit(module), self._host(cam.host), self._global]
         held: list[asyncio.Semaphore] = []
         try:
-            async with asyncio.timeout(max(0.0, start_by - time.monotonic())):
+            async with asyncio.timeout(max(0.0, run.start_by - time.monotonic())):
                 for permit in permits:
                     await permit.acquire()
                     held.append(permit)
@@ -402,14 +434,26 @@ class Scheduler:
                 return "shutdown"
             if slot_at is not None:
                 lag = max(0.0, time.monotonic() - slot_at)
-                lags.append(lag)
+                run.lags.append(lag)
                 self._stats(module.name).recent_lags.append(lag)
-            return await self._probe_tracked(cam, module)
+            return await self._probe_judged(cam, module)
         except BackPressureError as exc:
-            self._back_pressure(module.name, exc)
+            self._warn_skip(module.name, exc.skip_reason, str(exc))
             return exc.skip_reason
         finally:
             self._release(held)
+
+    async def _probe_judged(self, cam: Camera, module: ProbeModule) -> ProbeResult | str:
+        """Probe; a ``timeout`` while the event loop lagged by ``overload_lag_share`` of the deadline is ours, not
+        the camera's: the ``overload`` skip (RELIABILITY R1-1)."""
+        lag_before = self.loop_lag.total()
+        result = await self._probe_tracked(cam, module)
+        if result.reason is Reason.TIMEOUT:
+            lagged = self.loop_lag.total() - lag_before
+            if lagged >= max(OVERLOAD_MIN_LAG_S, self.limits.overload_lag_share * module.timeout_s):
+                self._warn_skip(module.name, "overload", f"the event loop lagged {lagged:.2f} s during the probe")
+                return "overload"
+        return result
 
     @staticmethod
     def _release(held: list[asyncio.Semaphore]) -> None:
@@ -427,16 +471,15 @@ class Scheduler:
             limit = self._module_limits[module.name] = asyncio.Semaphore(size)
         return [limit]
 
-    def _back_pressure(self, module: str, exc: BackPressureError) -> None:
+    def _warn_skip(self, module: str, reason: str, detail: str) -> None:
         """A probe ran out of our own capacity: counted by the caller as a skip; logged at most once a minute per
         reason (never a traceback per probe)."""
-        reason = exc.skip_reason
         self._pressure_unwarned[reason] += 1
         now = time.monotonic()
         last = self._pressure_warned_at.get(reason)
         if last is None or now - last >= BACK_PRESSURE_WARNING_EVERY_S:
             log.warning("module %s: %d probe(s) skipped as %s (%s; fd limit %s, concurrency %d); they are probed "
-                        "again next sweep", module, self._pressure_unwarned[reason], reason, exc, self.fd_limit,
+                        "again next sweep", module, self._pressure_unwarned[reason], reason, detail, self.fd_limit,
                         self.concurrency)  # fmt: skip
             self._pressure_warned_at[reason], self._pressure_unwarned[reason] = now, 0
 

@@ -273,6 +273,13 @@ def _sweep_metrics(rt: Runtime) -> Iterator[Metric]:
             "Probes in flight at most: the configured total, capped by the file-descriptor budget.",
             value=rt.concurrency_limit,
         )
+    if rt.loop_lag_s is not None:
+        yield CounterMetricFamily(
+            "sharpeyes_event_loop_lag_seconds",
+            "Seconds the daemon's event loop ran late, summed (a starved host: probe timeouts then are skipped as "
+            "overload).",
+            value=rt.loop_lag_s(),
+        )
 
 
 def district_paths(inventory: Inventory) -> dict[str, str]:

@@ -65,7 +65,7 @@ def test_unknown_key_and_wrong_type_both_named_with_file_line_field(tmp_path: Pa
     assert result.exit_code == 2
     assert f"error: {path}:{port_line}: listen.port: input should be a valid integer" in result.output
     assert "(allowed: an integer)" in result.output
-    allowed = "(allowed: frame_share, per_host, total)"
+    allowed = "(allowed: frame_share, overload_lag_share, per_host, retry_share, total)"
     assert f"error: {path}:{typo_line}: concurrency.per_hots: unknown key {allowed}" in result.output
 
 

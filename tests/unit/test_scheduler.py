@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
+from sharpeyes.exporter.collector import SharpeyesCollector
 from sharpeyes.probers.base import PROBERS, Deadline, ProbeResult, ProbeTarget, Reason, ResultBuilder
 from sharpeyes.registry.inventory import Area, Camera, District, DistrictLevel, Inventory, Scope
 from sharpeyes.results import ResultStore
@@ -280,3 +281,56 @@ async def test_frame_probes_hold_only_their_share_and_never_queue_liveness(monke
     assert frames.max_running == 2, frames.max_running
     assert rt.sweeps["live"].outcomes["ok"] == 20 and not rt.sweeps["live"].skipped, rt.sweeps["live"]
     assert rt.sweeps["frame"].outcomes["ok"] + sum(rt.sweeps["frame"].skipped.values()) == 20
+
+
+async def test_a_sweep_retries_at_most_its_retry_share_of_slots(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RELIABILITY R1-1: when every camera times out at once (a segment down, a starved host), a sweep of 40 slots
+    with ``retry_share`` 0.5 retries 20 of them, not 40: the rest record their first result."""
+    calls: Counter[str] = Counter()
+
+    async def dead(target: ProbeTarget, module: ProbeModule, *, deadline: Deadline) -> ProbeResult:
+        calls[target.camera_id] += 1
+        return ResultBuilder(target, module.name).finish(Reason.TIMEOUT)
+
+    monkeypatch.setitem(PROBERS, "rtsp", dead)
+    limits = Limits(retry_jitter_s=(0.01, 0.02), retry_share=0.5, concurrency=64)
+    rt, sched = make(city(40), module(interval=4.0, timeout=0.5), limits)
+    sched.start()
+    try:
+        await wait_for(lambda: rt.sweeps["live"].sweeps >= 1)
+    finally:
+        await sched.stop()
+    stats = rt.sweeps["live"]
+    assert stats.retries == 20 and sum(calls.values()) == 60
+    assert sorted(Counter(calls.values()).items()) == [(1, 20), (2, 20)]
+    assert stats.outcomes == {"failure": 40}
+
+
+async def test_a_timeout_while_the_event_loop_lagged_is_an_overload_skip_not_an_outage(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """RELIABILITY R1-1: the camera's first probe times out while the loop is held for 0.4 s (a starved host; its
+    answer may wait unread): skipped as ``overload``, nothing recorded, no retry. Next sweep it times out on a
+    free loop: a real failure, retried once, then recorded down."""
+    calls: list[float] = []
+
+    async def starved(target: ProbeTarget, module: ProbeModule, *, deadline: Deadline) -> ProbeResult:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            time.sleep(0.4)  # the loop is held: what CPU starvation does to every coroutine
+        await asyncio.sleep(0.1)
+        return ResultBuilder(target, module.name).finish(Reason.TIMEOUT)
+
+    monkeypatch.setitem(PROBERS, "rtsp", starved)
+    rt, sched = make(city(1), module(interval=2.0, timeout=1.0), Limits(retry_jitter_s=(0.01, 0.02)))
+    sched.start()
+    try:
+        await wait_for(lambda: rt.sweeps["live"].sweeps >= 2)
+    finally:
+        await sched.stop()
+    stats = rt.sweeps["live"]
+    assert stats.skipped == {"overload": 1} and stats.outcomes == {"failure": 1}
+    assert len(calls) == 3 and stats.retries == 1
+    assert [(t.camera_id, t.to_state) for _, t in rt.store.pending] == [("c0", "down")]
+    exported = {s.name: s.value for m in SharpeyesCollector(rt).collect() for s in m.samples}
+    assert 0.3 <= exported["sharpeyes_event_loop_lag_seconds_total"] < 1.0  # the hold, less up to one tick
