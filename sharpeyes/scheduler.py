@@ -12,10 +12,13 @@ retries at most ``retry_share`` of its slots (at least :data:`MIN_RETRY_BUDGET`)
 (a segment down, a starved host), retrying every one doubles the work exactly when there is none to spare, and a
 correlated failure is not a lost packet.
 
-Overload (RELIABILITY.md R1-1): a ``timeout`` during which the event loop itself ran late by ``overload_lag_share``
-of the module's deadline or more (:class:`~sharpeyes.looplag.LoopLagMonitor`) says more about this host than
-about the camera: its answer may be waiting unread in the socket buffer. Such a result is not recorded; the slot
-is skipped as ``overload`` (counted, logged at most once a minute) and the camera is probed again next sweep.
+Overload (RELIABILITY.md R1-1): a ``timeout`` whose timer fired while the event loop itself was stalled
+(:class:`~sharpeyes.looplag.LoopLagMonitor`: a lag of ``overload_lag_share`` of the module's read timeout, at
+least :data:`OVERLOAD_MIN_LAG_S`, within the last :data:`OVERLOAD_WINDOW_S`) says more about this host than about
+the camera: when a stalled loop resumes, an expired timer runs before the task whose answer has just been read,
+so an answer waiting in the socket buffer is lost. Such a result is not recorded; the slot is skipped as
+``overload`` (counted, logged at most once a minute) and the camera is probed again next sweep. A stall earlier
+in the probe does not count: once the loop resumed, the camera's answer would have been read.
 
 Limits: ``per_host`` probes at a time per host (default one: an NVR's channels, a camera's streams), then a
 global concurrency limit (host first, so a busy host never holds a global permit while it waits). Each probe
@@ -79,7 +82,10 @@ MIN_RETRY_BUDGET = 10
 """Retries a sweep may always spend, however few its cameras."""
 
 OVERLOAD_MIN_LAG_S = 0.25
-"""Loop lag during a probe below this never makes its timeout an ``overload`` (scheduling noise)."""
+"""Loop lag below this never makes a timeout an ``overload`` (scheduling noise)."""
+
+OVERLOAD_WINDOW_S = 1.0
+"""How far before a timeout's result the loop's lag is looked at: the stall must overlap the timer's expiry."""
 
 
 FDS_PER_PROBE = {"frame": 3}
@@ -131,7 +137,7 @@ class Limits:
     fd_reserve: int = 64  # descriptors kept for the database, the exporter and its clients, logs, worker pipes
     frame_share: float = 0.25  # of the global permits that frame-health probes may hold (RELIABILITY R1-1)
     retry_share: float = 0.1  # of a sweep's slots that may be retried (at least MIN_RETRY_BUDGET)
-    overload_lag_share: float = 0.2  # of a deadline the loop may lag during a probe before its timeout is ours
+    overload_lag_share: float = 0.2  # of the read timeout the loop may lag as a timeout fires before it is ours
 
 
 @dataclass(slots=True)
@@ -444,14 +450,13 @@ class Scheduler:
             self._release(held)
 
     async def _probe_judged(self, cam: Camera, module: ProbeModule) -> ProbeResult | str:
-        """Probe; a ``timeout`` while the event loop lagged by ``overload_lag_share`` of the deadline is ours, not
-        the camera's: the ``overload`` skip (RELIABILITY R1-1)."""
-        lag_before = self.loop_lag.total()
+        """Probe; a ``timeout`` that fired while the event loop was stalled is ours, not the camera's: the
+        ``overload`` skip (RELIABILITY R1-1)."""
         result = await self._probe_tracked(cam, module)
         if result.reason is Reason.TIMEOUT:
-            lagged = self.loop_lag.total() - lag_before
-            if lagged >= max(OVERLOAD_MIN_LAG_S, self.limits.overload_lag_share * module.timeout_s):
-                self._warn_skip(module.name, "overload", f"the event loop lagged {lagged:.2f} s during the probe")
+            lagged = self.loop_lag.lag_since(time.monotonic() - OVERLOAD_WINDOW_S)
+            if lagged >= max(OVERLOAD_MIN_LAG_S, self.limits.overload_lag_share * module.read_timeout_s):
+                self._warn_skip(module.name, "overload", f"the event loop lagged {lagged:.2f} s as it timed out")
                 return "overload"
         return result
 

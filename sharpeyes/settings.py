@@ -104,7 +104,7 @@ class ConcurrencySettings(Strict):
     per_host: int = Field(2, ge=1, le=64)
     frame_share: float = Field(0.25, gt=0.0, le=1.0)  # of `total` that frame-health probes may hold at once
     retry_share: float = Field(0.1, ge=0.0, le=1.0)  # of a sweep's slots that may be retried after a transient failure
-    overload_lag_share: float = Field(0.2, gt=0.0, le=1.0)  # loop lag, as a share of a deadline, that voids a timeout
+    overload_lag_share: float = Field(0.2, gt=0.0, le=1.0)  # loop stall (share of read timeout) voiding a timeout
 
 
 class ScopeTargets(Strict):

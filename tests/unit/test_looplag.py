@@ -33,3 +33,18 @@ async def test_stop_ends_the_task_and_a_stopped_monitor_reads_its_last_total() -
     await monitor.stop()
     assert not [t for t in asyncio.all_tasks() if t.get_name() == "loop-lag-monitor"]
     assert monitor.total() >= 0.0
+
+
+async def test_lag_since_sees_a_recent_stall_and_forgets_an_old_one() -> None:
+    monitor = LoopLagMonitor(tick_s=0.05)
+    monitor.start()
+    try:
+        await asyncio.sleep(0.2)
+        time.sleep(0.4)  # held
+        stalled_at = time.monotonic()
+        assert 0.3 <= monitor.lag_since(stalled_at - 1.0) <= 0.6  # the stall, read as it ends
+        await asyncio.sleep(1.2)
+        assert monitor.lag_since(time.monotonic() - 1.0) < 0.1  # a second of free loop since
+        assert monitor.lag_since(stalled_at - 1.0) >= 0.3  # still there, looking further back
+    finally:
+        await monitor.stop()

@@ -309,9 +309,9 @@ async def test_a_sweep_retries_at_most_its_retry_share_of_slots(monkeypatch: pyt
 async def test_a_timeout_while_the_event_loop_lagged_is_an_overload_skip_not_an_outage(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """RELIABILITY R1-1: the camera's first probe times out while the loop is held for 0.4 s (a starved host; its
-    answer may wait unread): skipped as ``overload``, nothing recorded, no retry. Next sweep it times out on a
-    free loop: a real failure, retried once, then recorded down."""
+    """RELIABILITY R1-1: the camera's first probe times out just after the loop was held for 0.4 s (a starved
+    host; its answer may wait unread): skipped as ``overload``, nothing recorded, no retry. Next sweep it times
+    out on a free loop: a real failure, retried once, then recorded down."""
     calls: list[float] = []
 
     async def starved(target: ProbeTarget, module: ProbeModule, *, deadline: Deadline) -> ProbeResult:
@@ -334,3 +334,25 @@ async def test_a_timeout_while_the_event_loop_lagged_is_an_overload_skip_not_an_
     assert [(t.camera_id, t.to_state) for _, t in rt.store.pending] == [("c0", "down")]
     exported = {s.name: s.value for m in SharpeyesCollector(rt).collect() for s in m.samples}
     assert 0.3 <= exported["sharpeyes_event_loop_lag_seconds_total"] < 1.0  # the hold, less up to one tick
+
+
+async def test_a_stall_early_in_a_probe_does_not_void_its_later_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop is held 0.6 s at the start of a probe that times out 1.3 s later (a blackholed camera on a host
+    with one long pause): once the loop resumed, an answer would have been read, so the timeout is the camera's
+    — recorded down, not skipped."""
+
+    async def blackholed(target: ProbeTarget, module: ProbeModule, *, deadline: Deadline) -> ProbeResult:
+        time.sleep(0.6)
+        await asyncio.sleep(1.3)
+        return ResultBuilder(target, module.name).finish(Reason.TIMEOUT)
+
+    monkeypatch.setitem(PROBERS, "rtsp", blackholed)
+    rt, sched = make(city(1), module(interval=4.0, timeout=2.0), Limits(retries=0))
+    sched.start()
+    try:
+        await wait_for(lambda: rt.sweeps["live"].sweeps >= 1)
+    finally:
+        await sched.stop()
+    stats = rt.sweeps["live"]
+    assert stats.skipped == {} and stats.outcomes == {"failure": 1}
+    assert [(t.camera_id, t.to_state) for _, t in rt.store.pending] == [("c0", "down")]
