@@ -125,7 +125,7 @@ def read_packed(
     if skip:
         days = [r for r in days if r[0] not in skip]
         before = [r for r in before if r[0] not in skip]
-    return _assemble(engine, days, before, s_us, e_us, _utc(window.end))
+    return _assemble(engine, days, before, s_us, e_us)
 
 
 def _assemble(
@@ -134,7 +134,6 @@ def _assemble(
     before: list[tuple[Any, ...]],
     s_us: int,
     e_us: int,
-    end: dt.datetime,
 ) -> History:
     """The :class:`History` of the day rows read (``days``) and the latest days before them (``before``)."""
     keys: list[Key] = [(r[0], r[1]) for r in days]
@@ -180,15 +179,26 @@ def _assemble(
 
     # The last transition before the window's end per (camera, module): those with a left edge first (in
     # that order), then the others of the window, as the transitions read gives them; None: to look up.
+    ei = np.nonzero(t < e_us)[0]
+    ge = grp[ei]
+    last_before_end = np.append(ge[1:] != ge[:-1], True) if len(ge) else np.zeros(0, dtype=bool)
+    final_us = dict(zip(ge[last_before_end].tolist(), t[ei][last_before_end].tolist(), strict=True))
+    before_end = [g in final_us for g in range(len(keys))]
+    from_days = {
+        k: Last(r[1], r[4], r[5], r[6], r[7] / 1e6) if r[7] < e_us else None
+        for k, r, some in zip(keys, days, before_end, strict=True)
+        if some
+    }
     last_in: dict[Key, Last | None] = dict.fromkeys(edge_keys)
-    last_in.update((k, Last(r[1], r[3], r[4], r[5], r[6] / 1e6)) for k, r in zip(b_keys, before, strict=True))
     last_in.update(
-        (k, Last(r[1], r[4], r[5], r[6], r[7] / 1e6) if r[7] < e_us else None)
-        for k, r, in_window in zip(keys, days, has.tolist(), strict=True)
-        if in_window or k in edge
+        (k, Last(r[1], r[3], r[4], r[5], r[6] / 1e6))
+        for k, r in zip(b_keys, before, strict=True)
+        if k not in from_days
     )
-    missing = [k for k, v in last_in.items() if v is None]
-    found = _look_up(engine, missing, end) if missing else {}
+    last_in.update(from_days)
+    index = {k: g for g, k in enumerate(keys)}
+    missing = [(k, final_us[index[k]]) for k, v in last_in.items() if v is None]
+    found = _look_up(engine, missing) if missing else {}
     latest: dict[str, list[Last]] = {}
     for (camera_id, _), x in last_in.items():
         latest.setdefault(camera_id, []).append(x if x is not None else found[(camera_id, _)])
@@ -208,24 +218,25 @@ def _assemble(
     return history
 
 
-def _look_up(engine: Engine, keys: list[Key], end_at: dt.datetime) -> dict[Key, Last]:
-    """The last transition before the window's end of each (camera, module), from the transitions table."""
+def _look_up(engine: Engine, items: list[tuple[Key, int]]) -> dict[Key, Last]:
+    """The transitions of these (camera, module, time in microseconds) from the transitions table (the last of
+    each before the window's end, when later ones share its day's row), by their unique key."""
     tc = transitions.c
-    end = sa.bindparam(None, end_at, type_=tc.at.type)
-    cam, mod = sa.bindparam("cam", type_=tc.camera_id.type), sa.bindparam("mod", type_=tc.module.type)
-    stmt = (
-        sa.select(tc.from_state, tc.to_state, tc.reason, tc.at)
-        .where(tc.camera_id == cam, tc.module == mod, tc.at < end)
-        .order_by(tc.at.desc())
-        .limit(1)
-    )
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     out: dict[Key, Last] = {}
     with engine.connect() as conn:
         conn.execution_options(sqlite_begin="DEFERRED")
         with conn.begin():
-            for c, m in keys:
-                row = conn.execute(stmt, {"cam": c, "mod": m}).first()
-                if row is None:
-                    raise LookupError(f"transition_days: no transition before the window's end for {c}/{m}")
-                out[(c, m)] = Last(m, row[0], row[1], row[2], micros(row[3]) / 1e6)
+            for i in range(0, len(items), 500):
+                chunk = [(c, m, epoch + dt.timedelta(microseconds=us)) for (c, m), us in items[i : i + 500]]
+                wanted = sa.values(
+                    sa.column("c", tc.camera_id.type), sa.column("m", tc.module.type), sa.column("a", tc.at.type),
+                    name="wanted",
+                ).data(chunk).cte("wanted")  # fmt: skip
+                on = (tc.camera_id == wanted.c.c) & (tc.module == wanted.c.m) & (tc.at == wanted.c.a)
+                stmt = sa.select(tc.camera_id, tc.module, tc.from_state, tc.to_state, tc.reason, tc.at)
+                for c, m, frm, to, reason, at in conn.execute(stmt.select_from(wanted).join(transitions, on)):
+                    out[(c, m)] = Last(m, frm, to, reason, micros(at) / 1e6)
+    if len(out) != len(items):
+        raise LookupError("transition_days: a transition it holds is not in the transitions table")
     return out
