@@ -191,9 +191,7 @@ def _assemble(
     }
     last_in: dict[Key, Last | None] = dict.fromkeys(edge_keys)
     last_in.update(
-        (k, Last(r[1], r[3], r[4], r[5], r[6] / 1e6))
-        for k, r in zip(b_keys, before, strict=True)
-        if k not in from_days
+        (k, Last(r[1], r[3], r[4], r[5], r[6] / 1e6)) for k, r in zip(b_keys, before, strict=True) if k not in from_days
     )
     last_in.update(from_days)
     index = {k: g for g, k in enumerate(keys)}

@@ -33,7 +33,7 @@ from sharpeyes.rates import (
     SERVICE_MODULE,
     StatePoint,
     TimeOnline,
-    per_bucket_bulk,
+    per_bucket_bulk_many,
     per_camera_bulk,
     segments_bulk,
     service_spans,
@@ -139,8 +139,9 @@ def timeline(
     seg_scope = scope_arr[seg.camera] if len(seg.camera) else np.array([], dtype=object)
     days_up: dict[str, list[float]] = {}
     days_known: dict[str, list[float]] = {}
-    for s in scopes:
-        days_up[s], days_known[s] = per_bucket_bulk(seg, edges, None if s == ALL else seg_scope == s)
+    masks = [None if s == ALL else seg_scope == s for s in scopes]
+    for s, (u, k) in zip(scopes, per_bucket_bulk_many(seg, edges, masks), strict=True):
+        days_up[s], days_known[s] = u, k
     length = window.end - window.start
     per_camera = {
         c.id: TimeOnline(u, k, length)
