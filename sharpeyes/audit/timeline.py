@@ -140,8 +140,8 @@ def timeline(
     days_up: dict[str, list[float]] = {}
     days_known: dict[str, list[float]] = {}
     masks = [None if s == ALL else seg_scope == s for s in scopes]
-    for s, (u, k) in zip(scopes, per_bucket_bulk_many(seg, edges, masks), strict=True):
-        days_up[s], days_known[s] = u, k
+    for s, (day_up, day_known) in zip(scopes, per_bucket_bulk_many(seg, edges, masks), strict=True):
+        days_up[s], days_known[s] = day_up, day_known
     length = window.end - window.start
     per_camera = {
         c.id: TimeOnline(u, k, length)
