@@ -111,21 +111,27 @@ def read_packed(
     engine: Engine,
     window: Window,
     read: Callable[[Engine, Callable[[Connection], Any]], list[tuple[Any, ...]]],
-    skip: Collection[str] = (),
-) -> History:
-    """The window's :class:`History` from the summary, leaving out the cameras in ``skip``."""
+    gaps: Callable[[], Collection[str] | None] = lambda: (),
+) -> tuple[History, Collection[str]] | None:
+    """The window's :class:`History` from the summary, and the cameras left out of it: those ``gaps``
+    names (found while the summary is read), whose transitions the summary does not hold exactly. ``None``:
+    ``gaps`` says not to use the summary at all."""
     s_us, e_us = bounds_us(window)
     first_day, last_day = day_of(s_us), day_of(e_us - 1)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-days") as pool:
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="audit-days") as pool:
+        skip_f = pool.submit(gaps)
         days_f = pool.submit(read, engine, _days_read(first_day, last_day))
         before = read(engine, _before_read(first_day))
         days = days_f.result()
+        skip = skip_f.result()
+    if skip is None:
+        return None
     if engine.dialect.name != "sqlite":  # one row per day: join them per camera and module
         days = _grouped(days)
     if skip:
         days = [r for r in days if r[0] not in skip]
         before = [r for r in before if r[0] not in skip]
-    return _assemble(engine, days, before, s_us, e_us)
+    return _assemble(engine, days, before, s_us, e_us), skip
 
 
 def _assemble(

@@ -228,42 +228,40 @@ def read_history(
     agree), it is read instead (:mod:`sharpeyes.audit.packed`: the same history from ~5 times fewer rows);
     cameras it does not hold exactly are read from their transitions. ``use_summary=False``: transitions only.
     """
-    with reading(engine) as conn:
-        skip = _summary_gaps(conn) if use_summary else None
-        key = _time_key(conn, window) if skip is None or skip else _same
-    if skip is not None:
-        history = packed.read_packed(engine, window, _read, skip)
-        if skip:  # the cameras the summary does not hold exactly: from their transitions
-            only = T.c.camera_id.in_(sa.bindparam("only", sorted(skip), expanding=True))
-            history = _merged(history, _read_raw(engine, window, key, only))
-        if progress:
-            progress("transitions in the window")
-            progress("latest states")
-        return history
-    history = _read_raw(engine, window, key, sa.true())
+    if use_summary:
+        with reading(engine) as conn:
+            present = daysummary.present(conn)
+        found = packed.read_packed(engine, window, _read, lambda: _summary_gaps(engine)) if present else None
+        if found is not None:
+            history, skip = found
+            if skip:  # the cameras the summary does not hold exactly: from their transitions
+                only = T.c.camera_id.in_(sa.bindparam("only", sorted(skip), expanding=True))
+                history = _merged(history, _read_raw(engine, window, only))
+            _done(progress)
+            return history
+    history = _read_raw(engine, window, sa.true())
+    _done(progress)
+    return history
+
+
+def _done(progress: Progress | None) -> None:
     if progress:
         progress("transitions in the window")
         progress("latest states")
-    return history
 
 
 _MANY_GAPS = 2000
 """Above this many cameras missing from the summary, the whole history is read from the transitions."""
 
 
-def _same(x: Any) -> Any:
-    return x
-
-
-def _summary_gaps(conn: Connection) -> set[str] | None:
-    """``None`` when the history is to be read from the transitions (no summary table, or too many cameras
-    it does not hold); else the cameras whose transitions the summary does not hold exactly (usually none:
-    two counts agree; else per camera and module, see :func:`~sharpeyes.registry.daysummary.consistent`)."""
-    if not daysummary.present(conn):
-        return None
-    if daysummary.consistent(conn):
-        return set()
-    bad = daysummary.mismatched_cameras(conn)
+def _summary_gaps(engine: Engine) -> set[str] | None:
+    """The cameras whose transitions the summary does not hold exactly (usually none: two counts agree;
+    else compared per camera and module, see :func:`~sharpeyes.registry.daysummary.consistent`); ``None``
+    when there are too many of them: then the history is read from the transitions."""
+    with reading(engine) as conn:
+        if daysummary.consistent(conn):
+            return set()
+        bad = daysummary.mismatched_cameras(conn)
     return bad if len(bad) <= _MANY_GAPS else None
 
 
@@ -281,8 +279,10 @@ def _merged(a: History, b: History) -> History:
     return out
 
 
-def _read_raw(engine: Engine, window: Window, key: Callable[[Any], Any], only: Any) -> History:
+def _read_raw(engine: Engine, window: Window, only: Any) -> History:
     """The window's :class:`History` from the transitions (of the cameras ``only`` selects)."""
+    with reading(engine) as conn:
+        key = _time_key(conn, window)
     start, end = _bound(_utc(window.start)), _bound(_utc(window.end))
     inside = (key(T.c.at) >= key(start)) & (key(T.c.at) < key(end)) & only
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-read") as pool:
