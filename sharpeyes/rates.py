@@ -193,8 +193,10 @@ def compute_groups(
     statuses: Mapping[str, CameraStatus],
     now: float,
     options: RateOptions = RateOptions(),
+    verdicts: Mapping[str, CameraVerdict] | None = None,
 ) -> dict[tuple[str, str], GroupCounts]:
-    """Counts for every scope × district (every level, every district of the tree even if empty) + city-wide."""
+    """Counts for every scope × district (every level, every district of the tree even if empty) + city-wide.
+    ``verdicts``: cameras already judged (:func:`judge_camera` of their status at ``now``)."""
     keys, groups_of = _group_keys(inventory)
     accs = {key: [0] * len(_FIELDS) for key in keys}
     cams_by_area: dict[str, list[Camera]] = defaultdict(list)
@@ -202,7 +204,7 @@ def compute_groups(
         cams_by_area[cam.area].append(cam)
     by_place: dict[tuple[str, Scope], tuple[Area, list[int]]] = {}  # areas of one district and scope, summed
     for area in inventory.areas:
-        vec = _count_area(area, cams_by_area.get(area.id, []), statuses, now, options)
+        vec = _count_area(area, cams_by_area.get(area.id, []), statuses, now, options, verdicts or {})
         _, acc = by_place.setdefault((area.district, area.scope), (area, [0] * len(_FIELDS)))
         acc[:] = map(operator.add, acc, vec)
     for area, vec in by_place.values():  # integer counts: the same totals in any order
@@ -212,14 +214,19 @@ def compute_groups(
 
 
 def _count_area(
-    area: Area, cameras: Sequence[Camera], statuses: Mapping[str, CameraStatus], now: float, options: RateOptions
+    area: Area,
+    cameras: Sequence[Camera],
+    statuses: Mapping[str, CameraStatus],
+    now: float,
+    options: RateOptions,
+    verdicts: Mapping[str, CameraVerdict],
 ) -> list[int]:
     """The counter vector (in ``_FIELDS`` order) one area contributes to each of its groups."""
     in_service = connected = online = healthy = checked = frame_ok = 0
     for cam in cameras:
         if not cam.in_service:
             continue
-        v = judge_camera(statuses.get(cam.id), now, options)
+        v = verdicts.get(cam.id) or judge_camera(statuses.get(cam.id), now, options)
         in_service += 1
         connected += v.connected
         online += v.online
