@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import random
@@ -194,21 +195,24 @@ for _ in range(2):  # the first run warms imports and caches, as ours does
         engine = make_engine(url)
         inventory, history = read_all(engine, window)
         report = build_report(inventory, history, window, AuditOptions(), generated_at=window.end)
-        size = len(render_json(report, "en"))
+        text = render_json(report, "en")
         engine.dispose()
-    out = [time.perf_counter() - t0, time.process_time() - c0, size]
-print(json.dumps({"wall": out[0], "cpu": out[1], "size": out[2], "module": __import__("sharpeyes").__file__}))
+    out = [time.perf_counter() - t0, time.process_time() - c0, len(text)]
+sha = __import__("hashlib").sha256(text.encode("utf-8")).hexdigest()
+module = __import__("sharpeyes").__file__
+print(json.dumps({"wall": out[0], "cpu": out[1], "size": out[2], "sha": sha, "module": module}))
 """
 
 
-def other_tree_once(tree: Path, url: str, window: Window) -> tuple[float, float]:
-    """Wall and CPU time of one audit (read, build, JSON) by another source tree's code, in a subprocess."""
+def other_tree_once(tree: Path, url: str, window: Window) -> tuple[float, float, str]:
+    """Wall and CPU time of one audit (read, build, JSON) by another source tree's code, in a subprocess, and
+    the SHA-256 of its JSON."""
     argv = [sys.executable, "-c", OTHER_TREE_AUDIT, url, repr(window.start), repr(window.end), str(tree.resolve())]
     done = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=600)
     result = json.loads(done.stdout)
     if not str(result["module"]).startswith(str(tree.resolve())):
         raise RuntimeError(f"--compare-with: imported {result['module']}, not the tree's code")
-    return float(result["wall"]), float(result["cpu"])
+    return float(result["wall"]), float(result["cpu"]), str(result["sha"])
 
 
 def naive(url: str, inventory: Inventory, window: Window, sample: int) -> float:
@@ -272,11 +276,13 @@ def main() -> None:
         )
         print(f"output {len(wall[2]) / 1e6:.1f} MB; load average {os.getloadavg()[0]:.1f}")
         if others:
-            o_wall, o_cpu = min(w for w, _ in others), min(c for _, c in others)
+            o_wall, o_cpu = min(w for w, _, _ in others), min(c for _, c, _ in others)
+            ours = hashlib.sha256(runs[0][2]).hexdigest()
             print(
                 f"{args.compare_with} (same database, interleaved, best of {args.runs}): wall {o_wall:.3f} s, "
                 f"cpu {o_cpu:.3f} s; ratio {o_wall / wall[0]['total']:.2f}x wall, "
-                f"{o_cpu / cpu_best[1]['total']:.2f}x cpu"
+                f"{o_cpu / cpu_best[1]['total']:.2f}x cpu; "
+                f"JSON byte-identical to ours: {'yes' if all(h == ours for _, _, h in others) else 'NO'}"
             )
         sample = min(args.baseline_sample, len(inv.cameras))
         c0 = time.process_time()
