@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -30,9 +30,9 @@ _FAULT_CODES = frozenset(c.value for c in FaultCode)
 _CODES: Mapping[str, FaultCode] = {c.value: c for c in FaultCode}
 
 
-@dataclass(frozen=True, slots=True)
-class Last:
-    """The last transition of one (camera, module) before the window's end."""
+class Last(NamedTuple):
+    """The last transition of one (camera, module) before the window's end (a named tuple: tens of
+    thousands are made per audit, three times faster than a frozen dataclass)."""
 
     module: str
     from_state: str
@@ -89,9 +89,9 @@ def fault_label(reason: str) -> str:
     return reason if reason in _FAULT_CODES else (FaultCode.SIGNAL_LOSS.value if reason in _NO_PICTURE else reason)
 
 
-@dataclass(frozen=True, slots=True)
-class CameraNow:
-    """One camera at the end of the window: its status for the rates, and what the lists show."""
+class CameraNow(NamedTuple):
+    """One camera at the end of the window: its status for the rates, and what the lists show (a named
+    tuple, made once per camera)."""
 
     status: CameraStatus
     state: str
