@@ -104,13 +104,14 @@ def camera_now(lasts: Sequence[Last], end: float, module_probers: Mapping[str, s
     stream counts as reached at ``end`` while a stream module is up (or faulty), else when it last went down
     from up; frame faults from the frame module's state."""
     live: Last | None = None
+    live_rank = 0
     reached: float | None = None
     frame: tuple[str, ...] | None = None
     for x in lasts:
         prober = prober_of(x.module, module_probers)
         rank = LIVENESS_RANK.get(prober)
-        if rank is not None and (live is None or rank < LIVENESS_RANK[prober_of(live.module, module_probers)]):
-            live = x
+        if rank is not None and (live is None or rank < live_rank):
+            live, live_rank = x, rank
         if prober in STREAM_PROBERS:
             at = end if x.to_state in ONLINE_STATES else (x.at if x.from_state in ONLINE_STATES else None)
             reached = at if reached is None or (at is not None and at > reached) else reached
