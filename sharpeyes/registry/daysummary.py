@@ -130,24 +130,26 @@ def present(conn: Connection) -> bool:
 
 
 def consistent(conn: Connection) -> bool:
-    """Whether the summary holds as many transitions as the table (two cheap counts). Every write goes
-    through :func:`~sharpeyes.registry.history.record_transitions`, which adds both in one transaction; rows
-    written or deleted around it (by hand, by another tool) make the counts differ."""
-    raw = conn.scalar(sa.select(sa.func.count()).select_from(transitions)) or 0
-    packed = conn.scalar(sa.select(sa.func.coalesce(sa.func.sum(transition_days.c.n), 0))) or 0
-    return int(raw) == int(packed)
+    """Whether the summary holds as many transitions as the table (two cheap counts, in one statement: one
+    snapshot even under PostgreSQL's READ COMMITTED). Every write goes through
+    :func:`~sharpeyes.registry.history.record_transitions`, which adds both in one transaction; rows written or
+    deleted around it (by hand, by another tool) make the counts differ."""
+    raw = sa.select(sa.func.count()).select_from(transitions).scalar_subquery()
+    packed = sa.select(sa.func.coalesce(sa.func.sum(transition_days.c.n), 0)).scalar_subquery()
+    row = conn.execute(sa.select(raw, packed)).one()
+    return int(row[0]) == int(row[1])
 
 
 def mismatched_cameras(conn: Connection) -> set[str]:
     """Cameras whose transitions per module are not as many as their summary rows hold (a full pass over
-    both tables: only run when :func:`consistent` says no)."""
+    both tables, in one statement: only run when :func:`consistent` says no)."""
     tc, dc = transitions.c, transition_days.c
-    raw = conn.execute(sa.select(tc.camera_id, tc.module, sa.func.count()).group_by(tc.camera_id, tc.module))
-    counts: dict[tuple[str, str], int] = {(c, m): int(n) for c, m, n in raw}
-    packed = conn.execute(sa.select(dc.camera_id, dc.module, sa.func.sum(dc.n)).group_by(dc.camera_id, dc.module))
-    bad: set[str] = set()
-    for c, m, n in packed:
-        if counts.pop((c, m), 0) != int(n):
-            bad.add(c)
-    bad.update(c for c, _ in counts)
-    return bad
+    zero = sa.literal(0, sa.BigInteger)
+    raw = sa.select(tc.camera_id, tc.module, sa.func.count(), zero).group_by(tc.camera_id, tc.module)
+    packed = sa.select(dc.camera_id, dc.module, zero, sa.func.sum(dc.n)).group_by(dc.camera_id, dc.module)
+    counts: dict[tuple[str, str], list[int]] = {}
+    for c, m, n_raw, n_packed in conn.execute(sa.union_all(raw, packed)):
+        acc = counts.setdefault((c, m), [0, 0])
+        acc[0] += int(n_raw)
+        acc[1] += int(n_packed)
+    return {c for (c, _), (a, b) in counts.items() if a != b}
