@@ -122,6 +122,7 @@ def read_packed(
         skip_f = pool.submit(gaps)
         days_f = pool.submit(read, engine, _days_read(first_day, last_day))
         before = read(engine, _before_read(first_day))
+        earlier = _Before(before)  # while the days are read
         days = days_f.result()
         skip = skip_f.result()
     if skip is None:
@@ -130,14 +131,27 @@ def read_packed(
         days = _grouped(days)
     if skip:
         days = [r for r in days if r[0] not in skip]
-        before = [r for r in before if r[0] not in skip]
-    return _assemble(engine, days, before, s_us, e_us), skip
+        earlier = _Before([r for r in before if r[0] not in skip])
+    return _assemble(engine, days, earlier, s_us, e_us), skip
+
+
+class _Before:
+    """The latest day before the window of each (camera, module): its last transition as the left edge and
+    as the last before the window's end, and the cameras online before (any module but ``service``)."""
+
+    def __init__(self, before: list[tuple[Any, ...]]) -> None:
+        keys: list[Key] = [(r[0], r[1]) for r in before]
+        self.edge: dict[Key, tuple[str, float]] = {
+            k: (STATE_CODES.get(r[4], OTHER_CODE), r[6] / 1e6) for k, r in zip(keys, before, strict=True)
+        }
+        self.ever = {r[0] for r in before if r[2] and r[1] != SERVICE_MODULE}
+        self.last = {k: Last(r[1], r[3], r[4], r[5], r[6] / 1e6) for k, r in zip(keys, before, strict=True)}
 
 
 def _assemble(
     engine: Engine,
     days: list[tuple[Any, ...]],
-    before: list[tuple[Any, ...]],
+    before: _Before,
     s_us: int,
     e_us: int,
 ) -> History:
@@ -168,11 +182,8 @@ def _assemble(
 
     # Left edges: per (camera, module), its last transition before the window: in the first day read, or
     # the latest day before it.
-    b_keys: list[Key] = [(r[0], r[1]) for r in before]
-    edge: dict[Key, tuple[str, float]] = {
-        k: (STATE_CODES.get(r[4], OTHER_CODE), r[6] / 1e6) for k, r in zip(b_keys, before, strict=True)
-    }
-    ever = {r[0] for r in before if r[2] and r[1] != SERVICE_MODULE}
+    edge = dict(before.edge)
+    ever = set(before.ever)
     bi = np.nonzero(early)[0]
     if len(bi):
         gb = grp[bi]
@@ -196,9 +207,7 @@ def _assemble(
         if some
     }
     last_in: dict[Key, Last | None] = dict.fromkeys(edge_keys)
-    last_in.update(
-        (k, Last(r[1], r[3], r[4], r[5], r[6] / 1e6)) for k, r in zip(b_keys, before, strict=True) if k not in from_days
-    )
+    last_in.update(before.last)
     last_in.update(from_days)
     index = {k: g for g, k in enumerate(keys)}
     missing = [(k, final_us[index[k]]) for k, v in last_in.items() if v is None]
