@@ -56,9 +56,9 @@ def _days_read(first_day: int, last_day: int) -> Callable[[Connection], Any]:
         if conn.dialect.name == "sqlite":
             states = sa.cast(sa.func.group_concat(c.states, ""), sa.LargeBinary)
             times = sa.cast(sa.func.group_concat(c.times, ""), sa.LargeBinary)
-            grouped = (c.camera_id, c.module, states, times, *last, sa.func.max(c.day))
+            grouped = (c.camera_id, c.module, states, times, *last, sa.func.sum(c.n), sa.func.max(c.day))
             return sa.select(*grouped).where(where).group_by(c.camera_id, c.module)
-        per_day = (c.camera_id, c.module, c.states, c.times, *last)
+        per_day = (c.camera_id, c.module, c.states, c.times, *last, c.n)
         return sa.select(*per_day).where(where).order_by(c.camera_id, c.module, c.day)
 
     return stmt
@@ -66,16 +66,18 @@ def _days_read(first_day: int, last_day: int) -> Callable[[Connection], Any]:
 
 def _grouped(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Day rows in (camera, module, day) order joined per camera and module, as SQLite's grouped read gives
-    them: states and times joined, the last day's ``last_*``."""
+    them: states and times joined, the last day's ``last_*``, the transitions counted."""
     out: list[tuple[Any, ...]] = []
     states: list[bytes] = []
     times: list[bytes] = []
+    n = 0
     for i, r in enumerate(rows):
         states.append(bytes(r[2]))
         times.append(bytes(r[3]))
+        n += int(r[8])
         if i + 1 == len(rows) or rows[i + 1][:2] != r[:2]:
-            out.append((r[0], r[1], b"".join(states), b"".join(times), *r[4:8]))
-            states, times = [], []
+            out.append((r[0], r[1], b"".join(states), b"".join(times), *r[4:8], n))
+            states, times, n = [], [], 0
     return out
 
 
@@ -112,10 +114,12 @@ def read_packed(
     window: Window,
     read: Callable[[Engine, Callable[[Connection], Any]], list[tuple[Any, ...]]],
     gaps: Callable[[], Collection[str] | None] = lambda: (),
+    most: int = 2000,
 ) -> tuple[History, Collection[str]] | None:
     """The window's :class:`History` from the summary, and the cameras left out of it: those ``gaps``
-    names (found while the summary is read), whose transitions the summary does not hold exactly. ``None``:
-    ``gaps`` says not to use the summary at all."""
+    names (found while the summary is read), whose transitions the summary does not hold exactly, and those
+    with a day in the window whose row packs fewer transitions than it counts (``PACKED_CAP``). ``None``:
+    ``gaps`` says not to use the summary at all, or more than ``most`` cameras are left out."""
     s_us, e_us = bounds_us(window)
     first_day, last_day = day_of(s_us), day_of(e_us - 1)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="audit-days") as pool:
@@ -129,6 +133,11 @@ def read_packed(
         return None
     if engine.dialect.name != "sqlite":  # one row per day: join them per camera and module
         days = _grouped(days)
+    short = {r[0] for r in days if len(r[2]) != r[8] or len(r[3]) != 8 * r[8]}
+    if short:
+        skip = {*skip, *short}
+        if len(skip) > most:
+            return None
     if skip:
         days = [r for r in days if r[0] not in skip]
         earlier = _Before([r for r in before if r[0] not in skip])

@@ -231,10 +231,11 @@ def read_history(
     if use_summary:
         with reading(engine) as conn:
             present = daysummary.present(conn)
-        found = packed.read_packed(engine, window, _read, lambda: _summary_gaps(engine)) if present else None
+        gaps = lambda: _summary_gaps(engine)  # noqa: E731
+        found = packed.read_packed(engine, window, _read, gaps, _MANY_GAPS) if present else None
         if found is not None:
             history, skip = found
-            if skip:  # the cameras the summary does not hold exactly: from their transitions
+            if skip:  # the cameras the summary does not hold exactly (or not packed): from their transitions
                 only = T.c.camera_id.in_(sa.bindparam("only", sorted(skip), expanding=True))
                 history = _merged(history, _read_raw(engine, window, only))
             _done(progress)
@@ -251,7 +252,7 @@ def _done(progress: Progress | None) -> None:
 
 
 _MANY_GAPS = 2000
-"""Above this many cameras missing from the summary, the whole history is read from the transitions."""
+"""Above this many cameras the summary does not hold, the whole history is read from the transitions."""
 
 
 def _summary_gaps(engine: Engine) -> set[str] | None:

@@ -32,6 +32,12 @@ OTHER_CODE = "x"
 ONLINE_STATES = frozenset({"up", "fault"})
 """The states ``online`` counts (:data:`sharpeyes.rates.ONLINE_STATES`; a test keeps them equal)."""
 
+PACKED_CAP = 1024
+"""At most this many transitions are packed in a row's ``states`` and ``times`` by appends: a camera flapping all
+day would otherwise make each write rewrite an ever longer row. Beyond it, ``n``, ``online`` and ``last_*``
+keep counting but the packed transitions stop (fewer than ``n``): the audit then reads that camera's
+transitions from the table instead."""
+
 DAY_US = 86_400_000_000
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _ONE_US = dt.timedelta(microseconds=1)
@@ -95,12 +101,13 @@ def add(conn: Connection, rows: Sequence[Row]) -> None:
     t, new = transition_days.c, stmt.excluded
     newer = new.last_at > t.last_at
     latest = {k: sa.case((newer, new[k]), else_=t[k]) for k in ("last_from", "last_to", "last_reason", "last_at")}
+    fits = t.n + new.n <= PACKED_CAP  # else the packed transitions stop growing (see PACKED_CAP)
     stmt = stmt.on_conflict_do_update(
         index_elements=["camera_id", "module", "day"],
         set_={
             "n": t.n + new.n,
-            "states": _concat(conn, t.states, new.states),
-            "times": _concat(conn, t.times, new.times),
+            "states": sa.case((fits, _concat(conn, t.states, new.states)), else_=t.states),
+            "times": sa.case((fits, _concat(conn, t.times, new.times)), else_=t.times),
             "online": t.online + new.online,
             **latest,
         },

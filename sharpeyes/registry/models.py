@@ -156,8 +156,9 @@ class TransitionDayRow(Base):
     Written by :func:`~sharpeyes.registry.history.record_transitions` in the same transaction as the
     transitions themselves, so the audit can read ~5 times fewer rows. ``day`` is the UTC day number since
     1970-01-01; ``states`` one state code per transition, ``times`` its time as 8-byte little-endian integer
-    microseconds since the epoch, both in the order written; ``online`` how many went to an online state;
-    ``last_*`` the day's latest transition.
+    microseconds since the epoch, both in the order written (at most ``PACKED_CAP`` by appends: fewer than
+    ``n`` means the audit reads the transitions); ``online`` how many went to an online state; ``last_*`` the
+    day's latest transition.
     """
 
     __tablename__ = "transition_days"

@@ -352,3 +352,35 @@ def test_the_audit_reads_the_transitions_where_there_is_no_summary(tmp_path: Pat
 def test_the_summary_codes_are_the_audits() -> None:
     assert dict(daysummary.STATE_CODES) == dict(audit_history.STATE_CODES)
     assert daysummary.ONLINE_STATES == rates.ONLINE_STATES
+
+
+def test_a_day_beyond_the_packing_cap_is_read_from_the_transitions(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(daysummary, "PACKED_CAP", 4)  # a camera flapping all day, in small
+    rnd = random.Random(11)
+    upgrade(engine)
+    items = random_transitions(rnd, cameras=15, days=5)
+    write_in_batches(engine, items, rnd)
+    with engine.connect() as conn:
+        assert daysummary.consistent(conn)  # the counts still agree
+        d = transition_days.c
+        short = conn.execute(sa.select(d.camera_id).where(sa.func.length(d.states) < d.n)).scalars().all()
+    assert short  # some rows stopped packing
+    used: list[set[str] | None] = []
+    real = packed.read_packed
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        found = real(*args, **kwargs)
+        used.append(None if found is None else set(found[1]))
+        return found
+
+    monkeypatch.setattr(packed, "read_packed", spy)
+    w = Window(T0 + 0.5 * DAY, T0 + 4.5 * DAY)
+    same_read(engine, w, per_camera=True)
+    assert used and used[0] and used[0] <= set(short)
+    # More short cameras than the limit: the transitions alone.
+    monkeypatch.setattr(source, "_MANY_GAPS", 1)
+    used.clear()
+    same_read(engine, w)
+    assert used == [None]
