@@ -4,12 +4,13 @@ instead of the transitions: ~5 times fewer rows, and the times come as integers 
 It gives the very :class:`~sharpeyes.audit.history.History` the transitions give (same groups in the same
 order, same floats): the window's transitions per camera and module in time order, then per camera and module
 its last transition before the window as a group of one; the last transition before the window's end of each;
-the cameras online before the window. Two reads side by side, each its own short read transaction: the days
-the window touches (their transitions are cut to the window in numpy: the partial first and last days need no
-other read), and per camera and module the latest day before the window (the left edge, from its ``last_*``
-columns) and whether any earlier day had an online state. A (camera, module) whose latest day read ends at or
-after the window's end (a window in the past) takes its last transition before the end from the transitions
-table (one indexed look-up each).
+the cameras online before the window. Two reads side by side (and the caller's consistency check), each its
+own short read transaction: the days the window touches (their transitions are cut to the window in numpy: the
+partial first and last days need no other read; SQLite joins a group's days in the order it scans them, the
+primary key's, as the transitions read relies on its index order), and per camera and module the latest day
+before the window (the left edge, from its ``last_*`` columns) and whether any earlier day had an online state.
+A (camera, module) whose latest day read ends at or after the window's end (a window in the past) takes its
+last transition before the end from the transitions table (looked up by its unique key, in batches).
 """
 
 from __future__ import annotations

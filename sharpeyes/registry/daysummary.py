@@ -92,9 +92,12 @@ def _concat(conn: Connection, a: Any, b: Any) -> Any:
 
 def add(conn: Connection, rows: Sequence[Row]) -> None:
     """Add transitions (only ones just inserted into ``transitions``) to their days' rows, in the caller's
-    transaction: one upsert that appends to an existing row, so concurrent writers never lose an update."""
+    transaction: one upsert that appends to an existing row, so concurrent writers never lose an update.
+
+    Nothing is written to a database whose schema predates the table (code writing to an older schema, as
+    tests of migrations do): migration 0004 then builds the rows from the transitions."""
     packed = pack(rows)
-    if not packed:
+    if not packed or not present(conn):
         return
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     stmt = insert(transition_days)
