@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import random
@@ -36,6 +37,7 @@ from sharpeyes.audit.render.html import render_html
 from sharpeyes.audit.render.json_out import render_json
 from sharpeyes.audit.source import read_all
 from sharpeyes.rates import StatePoint, time_online
+from sharpeyes.registry import daysummary
 from sharpeyes.registry.db import make_engine, upgrade
 from sharpeyes.registry.fields import Where
 from sharpeyes.registry.inventory import Area, Camera, District, DistrictLevel, Inventory, Scope
@@ -121,6 +123,10 @@ def build_db(folder: Path, n_cameras: int, days: int) -> tuple[str, Inventory, i
     )
     con.commit()
     con.close()
+    engine = make_engine(url)
+    with engine.begin() as conn:  # the daemon writes it with the transitions; here built from them at once
+        daysummary.rebuild(conn)
+    engine.dispose()
     return url, inv, len(rows) + sum(c.in_service for c in inv.cameras)
 
 
@@ -130,6 +136,7 @@ def _database(folder: Path, n_cameras: int, days: int) -> tuple[str, Inventory, 
     if not (folder / "bench.db").exists():
         folder.mkdir(parents=True, exist_ok=True)
         return build_db(folder, n_cameras, days)
+    upgrade(url)  # an older database gets the per-day summary (migration 0004, ~10 s)
     engine = make_engine(url)
     inv = load_inventory(engine)
     with engine.connect() as conn:
@@ -138,9 +145,10 @@ def _database(folder: Path, n_cameras: int, days: int) -> tuple[str, Inventory, 
     return url, inv, n
 
 
-def audit_once(url: str, window: Window) -> tuple[dict[str, float], dict[str, float], int]:
+def audit_once(url: str, window: Window, use_summary: bool = True) -> tuple[dict[str, float], dict[str, float], bytes]:
     """The audit as the CLI runs it with ``--format json``: wall and CPU time (all threads) of each step, and
-    the output's size (HTML timed apart)."""
+    the JSON output (HTML timed apart). ``use_summary=False``: the history from the transitions alone, as
+    before the per-day summary."""
     wall: dict[str, float] = {}
     cpu: dict[str, float] = {}
 
@@ -151,18 +159,18 @@ def audit_once(url: str, window: Window) -> tuple[dict[str, float], dict[str, fl
     t0, c0 = start = time.perf_counter(), time.process_time()
     with cycle_collector_paused():  # as the CLI runs it
         engine = make_engine(url)
-        inventory, history = read_all(engine, window)
+        inventory, history = read_all(engine, window, use_summary=use_summary)
         t0, c0 = mark("read", t0, c0)
         report = build_report(inventory, history, window, AuditOptions(), generated_at=window.end)
         t0, c0 = mark("build", t0, c0)
-        size = len(render_json(report, "en"))
+        out = render_json(report, "en")
         engine.dispose()
         mark("json", t0, c0)
     mark("total", *start)
     t0, c0 = time.perf_counter(), time.process_time()
-    size += len(render_html(report, "zh"))
+    render_html(report, "zh")
     mark("html (apart)", t0, c0)
-    return wall, cpu, size
+    return wall, cpu, out.encode("utf-8")
 
 
 OTHER_TREE_AUDIT = """
@@ -187,21 +195,24 @@ for _ in range(2):  # the first run warms imports and caches, as ours does
         engine = make_engine(url)
         inventory, history = read_all(engine, window)
         report = build_report(inventory, history, window, AuditOptions(), generated_at=window.end)
-        size = len(render_json(report, "en"))
+        text = render_json(report, "en")
         engine.dispose()
-    out = [time.perf_counter() - t0, time.process_time() - c0, size]
-print(json.dumps({"wall": out[0], "cpu": out[1], "size": out[2], "module": __import__("sharpeyes").__file__}))
+    out = [time.perf_counter() - t0, time.process_time() - c0, len(text)]
+sha = __import__("hashlib").sha256(text.encode("utf-8")).hexdigest()
+module = __import__("sharpeyes").__file__
+print(json.dumps({"wall": out[0], "cpu": out[1], "size": out[2], "sha": sha, "module": module}))
 """
 
 
-def other_tree_once(tree: Path, url: str, window: Window) -> tuple[float, float]:
-    """Wall and CPU time of one audit (read, build, JSON) by another source tree's code, in a subprocess."""
+def other_tree_once(tree: Path, url: str, window: Window) -> tuple[float, float, str]:
+    """Wall and CPU time of one audit (read, build, JSON) by another source tree's code, in a subprocess, and
+    the SHA-256 of its JSON."""
     argv = [sys.executable, "-c", OTHER_TREE_AUDIT, url, repr(window.start), repr(window.end), str(tree.resolve())]
     done = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=600)
     result = json.loads(done.stdout)
     if not str(result["module"]).startswith(str(tree.resolve())):
         raise RuntimeError(f"--compare-with: imported {result['module']}, not the tree's code")
-    return float(result["wall"]), float(result["cpu"])
+    return float(result["wall"]), float(result["cpu"]), str(result["sha"])
 
 
 def naive(url: str, inventory: Inventory, window: Window, sample: int) -> float:
@@ -243,22 +254,35 @@ def main() -> None:
         )
         window = Window(END - args.days * DAY, END)
         audit_once(url, window)  # warm the page cache and imports
-        runs, others = [], []
-        for _ in range(args.runs):  # interleaved with the other tree's runs: both see the same load
+        audit_once(url, window, use_summary=False)
+        runs, raw_runs, others = [], [], []
+        for _ in range(args.runs):  # interleaved with the other runs: all see the same load
             runs.append(audit_once(url, window))
+            raw_runs.append(audit_once(url, window, use_summary=False))
             if args.compare_with:
                 others.append(other_tree_once(args.compare_with, url, window))
         wall = min(runs, key=lambda r: r[0]["total"])
         cpu_best = min(runs, key=lambda r: r[1]["total"])
         print(f"audit wall (best of {args.runs}): " + ", ".join(f"{k} {v:.3f} s" for k, v in wall[0].items()))
         print(f"audit cpu (best of {args.runs}):  " + ", ".join(f"{k} {v:.3f} s" for k, v in cpu_best[1].items()))
-        print(f"output {wall[2] / 1e6:.1f} MB; load average {os.getloadavg()[0]:.1f}")
+        raw_wall = min(raw_runs, key=lambda r: r[0]["total"])
+        raw_cpu = min(raw_runs, key=lambda r: r[1]["total"])
+        same = all(r[2] == runs[0][2] for r in runs + raw_runs)
+        print(
+            "transitions only, no per-day summary (interleaved): wall "
+            + ", ".join(f"{k} {v:.3f} s" for k, v in raw_wall[0].items())
+            + f"; cpu total {raw_cpu[1]['total']:.3f} s; ratio {raw_wall[0]['total'] / wall[0]['total']:.2f}x wall, "
+            f"{raw_cpu[1]['total'] / cpu_best[1]['total']:.2f}x cpu; JSON byte-identical: {'yes' if same else 'NO'}"
+        )
+        print(f"output {len(wall[2]) / 1e6:.1f} MB; load average {os.getloadavg()[0]:.1f}")
         if others:
-            o_wall, o_cpu = min(w for w, _ in others), min(c for _, c in others)
+            o_wall, o_cpu = min(w for w, _, _ in others), min(c for _, c, _ in others)
+            ours = hashlib.sha256(runs[0][2]).hexdigest()
             print(
                 f"{args.compare_with} (same database, interleaved, best of {args.runs}): wall {o_wall:.3f} s, "
                 f"cpu {o_cpu:.3f} s; ratio {o_wall / wall[0]['total']:.2f}x wall, "
-                f"{o_cpu / cpu_best[1]['total']:.2f}x cpu"
+                f"{o_cpu / cpu_best[1]['total']:.2f}x cpu; "
+                f"JSON byte-identical to ours: {'yes' if all(h == ours for _, _, h in others) else 'NO'}"
             )
         sample = min(args.baseline_sample, len(inv.cameras))
         c0 = time.process_time()

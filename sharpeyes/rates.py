@@ -193,8 +193,10 @@ def compute_groups(
     statuses: Mapping[str, CameraStatus],
     now: float,
     options: RateOptions = RateOptions(),
+    verdicts: Mapping[str, CameraVerdict] | None = None,
 ) -> dict[tuple[str, str], GroupCounts]:
-    """Counts for every scope × district (every level, every district of the tree even if empty) + city-wide."""
+    """Counts for every scope × district (every level, every district of the tree even if empty) + city-wide.
+    ``verdicts``: cameras already judged (:func:`judge_camera` of their status at ``now``)."""
     keys, groups_of = _group_keys(inventory)
     accs = {key: [0] * len(_FIELDS) for key in keys}
     cams_by_area: dict[str, list[Camera]] = defaultdict(list)
@@ -202,7 +204,7 @@ def compute_groups(
         cams_by_area[cam.area].append(cam)
     by_place: dict[tuple[str, Scope], tuple[Area, list[int]]] = {}  # areas of one district and scope, summed
     for area in inventory.areas:
-        vec = _count_area(area, cams_by_area.get(area.id, []), statuses, now, options)
+        vec = _count_area(area, cams_by_area.get(area.id, []), statuses, now, options, verdicts or {})
         _, acc = by_place.setdefault((area.district, area.scope), (area, [0] * len(_FIELDS)))
         acc[:] = map(operator.add, acc, vec)
     for area, vec in by_place.values():  # integer counts: the same totals in any order
@@ -212,14 +214,19 @@ def compute_groups(
 
 
 def _count_area(
-    area: Area, cameras: Sequence[Camera], statuses: Mapping[str, CameraStatus], now: float, options: RateOptions
+    area: Area,
+    cameras: Sequence[Camera],
+    statuses: Mapping[str, CameraStatus],
+    now: float,
+    options: RateOptions,
+    verdicts: Mapping[str, CameraVerdict],
 ) -> list[int]:
     """The counter vector (in ``_FIELDS`` order) one area contributes to each of its groups."""
     in_service = connected = online = healthy = checked = frame_ok = 0
     for cam in cameras:
         if not cam.in_service:
             continue
-        v = judge_camera(statuses.get(cam.id), now, options)
+        v = verdicts.get(cam.id) or judge_camera(statuses.get(cam.id), now, options)
         in_service += 1
         connected += v.connected
         online += v.online
@@ -408,26 +415,42 @@ def _spread(a: float, b: float, edges: Sequence[float], into: list[float]) -> No
 
 
 def sum_time_online(inventory: Inventory, per_camera: Mapping[str, TimeOnline]) -> dict[tuple[str, str], TimeOnline]:
-    """Per-camera time online (already clipped to its service) summed per scope × district + city-wide."""
+    """Per-camera time online (already clipped to its service) summed per scope × district + city-wide.
+
+    Per area, its cameras' figures in registry order; per group, its areas' sums in registry order (each
+    ``np.bincount`` adds its weights one by one in the order given: the floats of a plain loop)."""
     keys, groups_of = _group_keys(inventory)
-    by_area: dict[str, list[float]] = {}
+    key_index = {key: i for i, key in enumerate(keys)}
+    area_index = {a.id: i for i, a in enumerate(inventory.areas)}
+    n_areas = len(inventory.areas)
+    cam_area: list[int] = []
+    figures: list[tuple[float, float, float]] = []
     for cam in inventory.cameras:
         t = per_camera.get(cam.id)
-        if t is not None:
-            acc = by_area.setdefault(cam.area, [0.0, 0.0, 0.0])
-            acc[0] += t.seconds_up
-            acc[1] += t.seconds_known
-            acc[2] += t.seconds_window
-    sums = {key: [0.0, 0.0, 0.0] for key in keys}
-    for area in inventory.areas:
-        area_sum = by_area.get(area.id)
-        if area_sum is None:
+        i = area_index.get(cam.area)
+        if t is not None and i is not None:
+            cam_area.append(i)
+            figures.append((t.seconds_up, t.seconds_known, t.seconds_window))
+    columns = np.array(figures, dtype=np.float64).reshape(-1, 3)
+    cam_areas = np.array(cam_area, dtype=np.intp)
+    per_area = [np.bincount(cam_areas, weights=columns[:, k], minlength=n_areas) for k in range(3)]
+    has = (np.bincount(cam_areas, minlength=n_areas) > 0).tolist()
+    cache: dict[tuple[str, Scope], list[int]] = {}
+    pair_area: list[int] = []
+    pair_key: list[int] = []
+    for i, area in enumerate(inventory.areas):
+        if not has[i]:
             continue
-        for key in groups_of(area):
-            acc = sums[key]
-            for i in range(3):
-                acc[i] += area_sum[i]
-    return {key: TimeOnline(*acc) for key, acc in sums.items()}
+        ck = (area.district, area.scope)
+        if ck not in cache:
+            cache[ck] = [key_index[key] for key in groups_of(area)]
+        ids = cache[ck]
+        pair_key.extend(ids)
+        pair_area.extend([i] * len(ids))
+    areas, groups = np.array(pair_area, dtype=np.intp), np.array(pair_key, dtype=np.intp)
+    sums = [np.bincount(groups, weights=col[areas], minlength=len(keys)) for col in per_area]
+    up, known, window = (col.tolist() for col in sums)
+    return {key: TimeOnline(up[i], known[i], window[i]) for i, key in enumerate(keys)}
 
 
 # --- time online of many cameras at once (numpy) ---------------------------------------------------------
@@ -498,31 +521,55 @@ def per_bucket_bulk(
     seg: Segments, edges: Sequence[float], mask: npt.NDArray[np.bool_] | None = None
 ) -> tuple[list[float], list[float]]:
     """Seconds up and known in each bucket ``[edges[i], edges[i+1])``, summed over the (masked) pieces."""
-    a, b, on = (seg.start, seg.end, seg.online) if mask is None else (seg.start[mask], seg.end[mask], seg.online[mask])
+    return per_bucket_bulk_many(seg, edges, [mask])[0]
+
+
+def per_bucket_bulk_many(
+    seg: Segments, edges: Sequence[float], masks: Sequence[npt.NDArray[np.bool_] | None]
+) -> list[tuple[list[float], list[float]]]:
+    """:func:`per_bucket_bulk` for several masks of the same pieces: where each piece falls is found once.
+    Each mask's sums add the same values in the same order as it alone would (the same floats)."""
     e = np.asarray(edges, dtype=np.float64)
-    n = len(e) - 1
-    up = _bucket_sums(a[on], b[on], e, n)
-    known = _bucket_sums(a, b, e, n)
-    return [float(x) for x in up], [float(x) for x in known]
-
-
-def _bucket_sums(
-    a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], e: npt.NDArray[np.float64], n: int
-) -> npt.NDArray[np.float64]:
-    """Total overlap of the pieces ``[a, b)`` (inside ``[e[0], e[-1])``) with each bucket, without a loop:
-    the partial first and last buckets of each piece, plus whole buckets counted through a difference array."""
-    if n <= 0:
-        return np.zeros(0)
-    a, b = np.clip(a, e[0], e[-1]), np.clip(b, e[0], e[-1])
-    keep = b > a
-    a, b = a[keep], b[keep]
-    ia = np.clip(np.searchsorted(e, a, side="right") - 1, 0, n - 1)
-    ib = np.clip(np.searchsorted(e, b, side="left") - 1, 0, n - 1)
-    same = ia == ib
-    out = np.bincount(ia[same], weights=(b - a)[same], minlength=n).astype(np.float64)
-    ia, ib, a, b = ia[~same], ib[~same], a[~same], b[~same]
-    out += np.bincount(ia, weights=e[ia + 1] - a, minlength=n)
-    out += np.bincount(ib, weights=b - e[ib], minlength=n)
-    whole = np.bincount(ia + 1, minlength=n + 1)[: n + 1] - np.bincount(ib, minlength=n + 1)[: n + 1]
-    out += np.cumsum(whole)[:n] * np.diff(e)
+    cut = _Cut(seg.start, seg.end, e)
+    out = []
+    for mask in masks:
+        m = np.ones(len(seg.start), dtype=bool) if mask is None else mask
+        up = cut.sums(m & seg.online)
+        known = cut.sums(m)
+        out.append(([float(x) for x in up], [float(x) for x in known]))
     return out
+
+
+class _Cut:
+    """Pieces ``[a, b)`` clipped to ``[e[0], e[-1])`` and placed in the buckets (once), to sum any subset of
+    them per bucket without a loop: the partial first and last buckets of each piece, plus whole buckets
+    counted through a difference array."""
+
+    def __init__(self, a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], e: npt.NDArray[np.float64]) -> None:
+        self.e, self.n = e, len(e) - 1
+        if self.n <= 0:
+            return
+        a, b = np.clip(a, e[0], e[-1]), np.clip(b, e[0], e[-1])
+        self.keep = b > a
+        n = self.n
+        self.ia = np.clip(np.searchsorted(e, a, side="right") - 1, 0, n - 1)
+        self.ib = np.clip(np.searchsorted(e, b, side="left") - 1, 0, n - 1)
+        self.same = self.ia == self.ib
+        self.length = b - a
+        self.head = e[np.minimum(self.ia + 1, n)] - a
+        self.tail = b - e[self.ib]
+
+    def sums(self, mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+        n = self.n
+        if n <= 0:
+            return np.zeros(0)
+        sel = mask & self.keep
+        one = sel & self.same
+        out = np.bincount(self.ia[one], weights=self.length[one], minlength=n).astype(np.float64)
+        more = sel & ~self.same
+        ia, ib = self.ia[more], self.ib[more]
+        out += np.bincount(ia, weights=self.head[more], minlength=n)
+        out += np.bincount(ib, weights=self.tail[more], minlength=n)
+        whole = np.bincount(ia + 1, minlength=n + 1)[: n + 1] - np.bincount(ib, minlength=n + 1)[: n + 1]
+        out += np.cumsum(whole)[:n] * np.diff(self.e)
+        return out

@@ -23,6 +23,7 @@ from sharpeyes.audit.model import (
 from sharpeyes.audit.timeline import Timeline, timeline
 from sharpeyes.rates import (
     ALL,
+    CameraVerdict,
     GroupCounts,
     RateOptions,
     TimeOnline,
@@ -89,7 +90,8 @@ def build_report(
     if progress:
         progress("time online")
     statuses = {cid: n.status for cid, n in now.items()}
-    counts = compute_groups(inventory, statuses, window.end, options.rates)
+    verdicts = {c.id: judge_camera(statuses[c.id], window.end, options.rates) for c in cams if c.in_service}
+    counts = compute_groups(inventory, statuses, window.end, options.rates, verdicts)
     timed = sum_time_online(inventory, line.per_camera)
     by_code = inventory.district_by_code()
     groups = tuple(
@@ -109,7 +111,7 @@ def build_report(
         root_name=_root_name(inventory, options.district),
         scopes=options.scopes,
         groups=groups,
-        uncovered=_uncovered(in_scope_areas, cams, now, window.end, options.rates),
+        uncovered=_uncovered(in_scope_areas, cams, now, verdicts),
         never_reached=tuple(sorted((line_of(i) for i in served if cams[i].id not in ever), key=_by_id)),
         offline_longest=tuple(map(line_of, _offline_longest(cams, line.per_camera, options.top))),
         faults=_fault_counts((now[cams[i].id].fault, cams[i].id) for i in served),
@@ -267,11 +269,12 @@ def _by_id(line: CameraLine) -> str:
     return line.camera_id
 
 
-def _why(cam: Camera, h: CameraNow, now: float, options: RateOptions) -> str | None:
-    """Why a camera does not count toward its area's coverage (``None``: it does)."""
+def _why(cam: Camera, h: CameraNow, verdicts: Mapping[str, CameraVerdict]) -> str | None:
+    """Why a camera does not count toward its area's coverage (``None``: it does); ``verdicts``: the
+    in-service cameras judged at the window's end."""
     if not cam.in_service:
         return "out_of_service"
-    if judge_camera(h.status, now, options).healthy:
+    if verdicts[cam.id].healthy:
         return None
     if h.status.up is None:
         return "never_probed"
@@ -284,8 +287,7 @@ def _uncovered(
     areas: Sequence[Area],
     cams: Sequence[Camera],
     per_cam: Mapping[str, CameraNow],
-    now: float,
-    options: RateOptions,
+    verdicts: Mapping[str, CameraVerdict],
 ) -> tuple[UncoveredArea, ...]:
     by_area: dict[str, list[Camera]] = defaultdict(list)
     for c in cams:
@@ -293,7 +295,7 @@ def _uncovered(
     out: list[UncoveredArea] = []
     for a in areas:
         members = by_area.get(a.id, [])
-        whys = [(c, _why(c, per_cam[c.id], now, options)) for c in members]
+        whys = [(c, _why(c, per_cam[c.id], verdicts)) for c in members]
         healthy = sum(1 for _, w in whys if w is None)
         if healthy >= a.required_cameras:
             continue

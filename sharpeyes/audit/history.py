@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -30,9 +30,9 @@ _FAULT_CODES = frozenset(c.value for c in FaultCode)
 _CODES: Mapping[str, FaultCode] = {c.value: c for c in FaultCode}
 
 
-@dataclass(frozen=True, slots=True)
-class Last:
-    """The last transition of one (camera, module) before the window's end."""
+class Last(NamedTuple):
+    """The last transition of one (camera, module) before the window's end (a named tuple: tens of
+    thousands are made per audit, three times faster than a frozen dataclass)."""
 
     module: str
     from_state: str
@@ -89,9 +89,9 @@ def fault_label(reason: str) -> str:
     return reason if reason in _FAULT_CODES else (FaultCode.SIGNAL_LOSS.value if reason in _NO_PICTURE else reason)
 
 
-@dataclass(frozen=True, slots=True)
-class CameraNow:
-    """One camera at the end of the window: its status for the rates, and what the lists show."""
+class CameraNow(NamedTuple):
+    """One camera at the end of the window: its status for the rates, and what the lists show (a named
+    tuple, made once per camera)."""
 
     status: CameraStatus
     state: str
@@ -104,13 +104,14 @@ def camera_now(lasts: Sequence[Last], end: float, module_probers: Mapping[str, s
     stream counts as reached at ``end`` while a stream module is up (or faulty), else when it last went down
     from up; frame faults from the frame module's state."""
     live: Last | None = None
+    live_rank = 0
     reached: float | None = None
     frame: tuple[str, ...] | None = None
     for x in lasts:
         prober = prober_of(x.module, module_probers)
         rank = LIVENESS_RANK.get(prober)
-        if rank is not None and (live is None or rank < LIVENESS_RANK[prober_of(live.module, module_probers)]):
-            live = x
+        if rank is not None and (live is None or rank < live_rank):
+            live, live_rank = x, rank
         if prober in STREAM_PROBERS:
             at = end if x.to_state in ONLINE_STATES else (x.at if x.from_state in ONLINE_STATES else None)
             reached = at if reached is None or (at is not None and at > reached) else reached

@@ -33,7 +33,7 @@ from sharpeyes.rates import (
     SERVICE_MODULE,
     StatePoint,
     TimeOnline,
-    per_bucket_bulk,
+    per_bucket_bulk_many,
     per_camera_bulk,
     segments_bulk,
     service_spans,
@@ -73,21 +73,24 @@ class _Rows:
 def _rows(history: History, index: Mapping[str, int], module_probers: Mapping[str, str]) -> _Rows:
     """Per-group facts (camera, module's rank) spread to the group's transitions."""
     n = len(history.group_camera)
-    modules = set(history.group_module)
-    ranks = {m: LIVENESS_RANK.get(prober_of(m, module_probers), NOT_LIVE) for m in modules}
-    answering = {m: prober_of(m, module_probers) in KNOWN_PROBERS for m in modules}
+    modules = list(dict.fromkeys(history.group_module))  # each module once, as a small integer below
+    code = {m: k for k, m in enumerate(modules)}
+    ranks = np.array([LIVENESS_RANK.get(prober_of(m, module_probers), NOT_LIVE) for m in modules], dtype=np.int64)
+    answering = np.array([prober_of(m, module_probers) in KNOWN_PROBERS for m in modules], dtype=bool)
+    service = np.array([m == SERVICE_MODULE for m in modules], dtype=bool)
 
     def spread(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         return np.repeat(values, history.counts)
 
+    module = spread(np.fromiter(map(code.__getitem__, history.group_module), dtype=np.intp, count=n))
     codes = np.frombuffer(history.states, dtype=np.uint8)
     online = np.isin(codes, np.frombuffer("".join(sorted(ONLINE_CODES)).encode(), dtype=np.uint8))
     return _Rows(
         cam=spread(np.fromiter(map(index.get, history.group_camera, repeat(-1)), dtype=np.int64, count=n)),
-        rank=spread(np.fromiter(map(ranks.__getitem__, history.group_module), dtype=np.int64, count=n)),
+        rank=ranks[module] if modules else np.zeros(0, dtype=np.int64),
         online=online,
-        answering=spread(np.fromiter(map(answering.__getitem__, history.group_module), dtype=bool, count=n)),
-        service=spread(np.fromiter(map(SERVICE_MODULE.__eq__, history.group_module), dtype=bool, count=n)),
+        answering=answering[module] if modules else np.zeros(0, dtype=bool),
+        service=service[module] if modules else np.zeros(0, dtype=bool),
         at=history.at,
     )
 
@@ -135,12 +138,14 @@ def timeline(
     bulk = live & serving[np.where(valid, r.cam, 0)] & ~singled[np.where(valid, r.cam, 0)]
     seg = segments_bulk(r.cam[bulk], r.at[bulk], r.online[bulk], window.start, window.end)
     up, known = per_camera_bulk(seg, len(cams))
-    scope_arr = np.array(scope_of, dtype=object)
-    seg_scope = scope_arr[seg.camera] if len(seg.camera) else np.array([], dtype=object)
+    codes = {s: k for k, s in enumerate(dict.fromkeys(scope_of))}  # scopes as small integers: cheap masks
+    scope_code = np.fromiter(map(codes.__getitem__, scope_of), dtype=np.int64, count=len(scope_of))
+    seg_scope = scope_code[seg.camera]
     days_up: dict[str, list[float]] = {}
     days_known: dict[str, list[float]] = {}
-    for s in scopes:
-        days_up[s], days_known[s] = per_bucket_bulk(seg, edges, None if s == ALL else seg_scope == s)
+    masks = [None if s == ALL else seg_scope == codes.get(s, -1) for s in scopes]
+    for s, (day_up, day_known) in zip(scopes, per_bucket_bulk_many(seg, edges, masks), strict=True):
+        days_up[s], days_known[s] = day_up, day_known
     length = window.end - window.start
     per_camera = {
         c.id: TimeOnline(u, k, length)

@@ -6,5 +6,6 @@
 - :mod:`.store` — :func:`~.store.load_inventory` and the one-transaction :func:`~.store.import_inventory`.
 - :mod:`.models` — the schema, including the daemon's ``transitions``, ``daily_rollups``, ``frame_signatures``.
 - :mod:`.history` — idempotent writes to those history tables.
+- :mod:`.daysummary` — the transitions packed per camera, module and UTC day (``transition_days``), for the audit.
 - :mod:`.credentials` — a camera's password reference → :class:`~sharpeyes.redact.Secret`.
 """

@@ -1,4 +1,5 @@
-"""Idempotent writes to the daemon's history tables (transitions, daily roll-ups, frame signatures).
+"""Idempotent writes to the daemon's history tables (transitions and their per-day summary, daily roll-ups,
+frame signatures).
 
 Each function takes a :class:`~sqlalchemy.engine.Connection` inside the caller's transaction (use
 ``engine.begin()``: on SQLite that is ``BEGIN IMMEDIATE``) so a batch is all or nothing. Re-running a
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from sharpeyes.registry import daysummary
 from sharpeyes.registry.models import daily_rollups, frame_signatures, transitions
 
 
@@ -51,7 +53,10 @@ def _insert(conn: Connection, table: sa.Table) -> Any:
 
 
 def record_transitions(conn: Connection, items: Sequence[Transition]) -> int:
-    """Insert transitions; one already recorded (same camera, module and time) is skipped. Returns rows added."""
+    """Insert transitions; one already recorded (same camera, module and time) is skipped. Returns rows added.
+
+    The ones added go into their days' rows of ``transition_days`` (:mod:`.daysummary`) in the same
+    transaction: the summary and the transitions are committed, or rolled back, together."""
     if not items:
         return 0
     rows = [
@@ -65,12 +70,15 @@ def record_transitions(conn: Connection, items: Sequence[Transition]) -> int:
         }
         for t in items
     ]
+    c = transitions.c
     stmt = (
         _insert(conn, transitions)
         .on_conflict_do_nothing(index_elements=["camera_id", "module", "at"])
-        .returning(transitions.c.id)
+        .returning(c.camera_id, c.module, c.from_state, c.to_state, c.reason, c.at)
     )
-    return len(conn.execute(stmt, rows).all())
+    added = [tuple(r) for r in conn.execute(stmt, rows).all()]
+    daysummary.add(conn, added)
+    return len(added)
 
 
 def upsert_rollups(conn: Connection, items: Sequence[Rollup]) -> None:

@@ -2,8 +2,8 @@
 
 Typed SQLAlchemy 2.0 models. Nothing outside :mod:`sharpeyes.registry` should hold these objects: queries
 hand out the frozen dataclasses of :mod:`sharpeyes.registry.inventory`. The daemon writes the history tables
-through :mod:`sharpeyes.registry.history` (Core statements on ``transitions``, ``daily_rollups``,
-``frame_signatures``).
+through :mod:`sharpeyes.registry.history` (Core statements on ``transitions`` and their per-day summary
+``transition_days``, ``daily_rollups``, ``frame_signatures``).
 
 Every change to this file needs an Alembic migration in ``migrations/versions/`` (a test compares them).
 """
@@ -150,6 +150,33 @@ class TransitionRow(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
 
 
+class TransitionDayRow(Base):
+    """The transitions of one camera, module and UTC day, packed into one row (:mod:`.daysummary`).
+
+    Written by :func:`~sharpeyes.registry.history.record_transitions` in the same transaction as the
+    transitions themselves, so the audit can read ~5 times fewer rows. ``day`` is the UTC day number since
+    1970-01-01; ``states`` one state code per transition, ``times`` its time as 8-byte little-endian integer
+    microseconds since the epoch, both in the order written (at most ``PACKED_CAP`` by appends: fewer than
+    ``n`` means the audit reads the transitions); ``online`` how many went to an online state; ``last_*`` the
+    day's latest transition.
+    """
+
+    __tablename__ = "transition_days"
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 (SQLAlchemy's declarative attribute)
+
+    camera_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    module: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+    states: Mapped[bytes] = mapped_column(LargeBinary)
+    times: Mapped[bytes] = mapped_column(LargeBinary)
+    online: Mapped[int] = mapped_column(Integer)
+    last_from: Mapped[str] = mapped_column(String(16))
+    last_to: Mapped[str] = mapped_column(String(16))
+    last_reason: Mapped[str] = mapped_column(String(32))
+    last_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class DailyRollupRow(Base):
     """Per camera, module and UTC day: time up and time known (seconds), probes run and failures."""
 
@@ -185,5 +212,6 @@ districts: Table = _table(DistrictRow)
 areas: Table = _table(AreaRow)
 cameras: Table = _table(CameraRow)
 transitions: Table = _table(TransitionRow)
+transition_days: Table = _table(TransitionDayRow)
 daily_rollups: Table = _table(DailyRollupRow)
 frame_signatures: Table = _table(FrameSignatureRow)

@@ -195,9 +195,9 @@ def test_index_and_scan_reads_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     _, engine = make_db(tmp_path)
     for window in (WINDOW, Window(WINDOW.start + 2 * D, WINDOW.end), Window(WINDOW.start - 12 * D, WINDOW.start)):
         monkeypatch.setattr(source, "_time_key", lambda conn, w: source._no_index)
-        scan = read_history(engine, window)
+        scan = read_history(engine, window, use_summary=False)
         monkeypatch.setattr(source, "_time_key", lambda conn, w: lambda x: x)
-        index = read_history(engine, window)
+        index = read_history(engine, window, use_summary=False)
         assert sorted(scan.rows()) == sorted(index.rows())
         assert len(scan.rows()) > 0
     engine.dispose()

@@ -202,9 +202,9 @@ def test_bare_column_reads_equal_the_portable_joins(
     flipped: tuple[Engine, Window], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine, window = flipped
-    fast = read_history(engine, window)
+    fast = read_history(engine, window, use_summary=False)
     monkeypatch.setattr(source, "bare_columns", lambda conn: False)
-    portable = read_history(engine, window)
+    portable = read_history(engine, window, use_summary=False)
     assert sorted(fast.rows()) == sorted(portable.rows())
     assert fast.last == portable.last and fast.ever_online_before == portable.ever_online_before
     assert {m for _, m, _, _ in fast.rows()} == {"rtsp", "frame", "service"}
