@@ -43,6 +43,7 @@ from sharpeyes.settings import FrameOptions, ProbeModule
 FPS = 25
 GOP = 50
 LOAD = ""
+LOAD_AFTER = ""
 MTU = 1400
 WARM_UP = 20  # probes before the measured ones
 
@@ -234,6 +235,11 @@ async def run_ours(url: str, cameras: int, concurrency: int, server_pid: int) ->
         "worker_cpu_ms": worker_cpu * 1000 / n,
         "prober_cpu_ms": prober_cpu * 1000 / n,
         "decode_ms": sum(float(r.observations["decode_ms"]) for r in ok) / n,
+        "job_ms": sum(float(r.observations["job_ms"]) for r in ok) / n,
+        "job_p95_ms": _p95([float(r.observations["job_ms"]) for r in ok]),
+        "queue_p50_ms": statistics.median(float(r.observations["queue_ms"]) for r in ok) if ok else float("nan"),
+        "queue_p95_ms": _p95([float(r.observations["queue_ms"]) for r in ok]),
+        "queue_max_ms": max((float(r.observations["queue_ms"]) for r in ok), default=float("nan")),
         "analyse_ms": sum(float(r.observations["analyse_ms"]) for r in ok) / n,
         "within_100ms": sum(1 for x in lag if x <= 0.1) / n,
         "admission_p50_s": statistics.median(float(r.observations.get("admission_s", 0.0)) for r in results),
@@ -248,6 +254,11 @@ async def run_ours(url: str, cameras: int, concurrency: int, server_pid: int) ->
             ).items()
         ),
     }
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[int(0.95 * (len(ordered) - 1))] if ordered else float("nan")
 
 
 def run_baseline(url: str, cameras: int, concurrency: int) -> dict[str, float]:
@@ -303,6 +314,8 @@ def main() -> None:
     finally:
         server.kill()
         server.join()
+    global LOAD_AFTER
+    LOAD_AFTER = " ".join(f"{x:.1f}" for x in os.getloadavg())
     report(args, ours, base, (ours["server_cpu_s"], srv2 - srv1))
 
 
@@ -311,7 +324,10 @@ def report(
 ) -> None:
     """Print the figures and the issue's targets, each marked met or not."""
     print(f"cameras {args.width}x{args.height}, GOP {GOP} at {FPS} fps, {args.phases} keyframe phases")
-    print(f"concurrency {args.concurrency}, cores {os.cpu_count()}, load average before the run {LOAD}")
+    print(
+        f"concurrency {args.concurrency}, cores {os.cpu_count()}, load average before the run {LOAD}, "
+        f"after it {LOAD_AFTER}"
+    )
     print(
         f"ours:     {ours['verdicts']:.0f}/{ours['cameras']:.0f} verdicts in {ours['wall_s']:.2f} s = "
         f"{ours['per_s']:.1f} cameras/s; keyframe at p50 {ours['keyframe_p50_s']:.2f} s into the probe "
@@ -323,6 +339,11 @@ def report(
         f"          CPU ms/camera {ours['cpu_ms']:.1f} = prober process {ours['prober_cpu_ms']:.1f} + workers "
         f"{ours['worker_cpu_ms']:.1f} (wall in the worker: decode {ours['decode_ms']:.1f}, analysis "
         f"{ours['analyse_ms']:.1f}); broadcaster {server_ms:.1f} more"
+    )
+    print(
+        f"          per job as the prober sees it (send, decode, analysis, answer): {ours['job_ms']:.1f} ms mean, "
+        f"p95 {ours['job_p95_ms']:.1f}; wait for a free worker p50 / p95 / max {ours['queue_p50_ms']:.1f} / "
+        f"{ours['queue_p95_ms']:.1f} / {ours['queue_max_ms']:.1f} ms"
     )
     print(
         f"          verdict - keyframe p50 {ours['lag_p50_ms']:.0f} ms, p95 {ours['lag_p95_ms']:.0f} ms, "

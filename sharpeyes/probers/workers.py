@@ -164,6 +164,14 @@ def _serve(conn: multiprocessing.connection.Connection, handler_path: str) -> No
             conn.send((False, f"{type(exc).__name__}: {exc}"[:300]))
 
 
+@dataclass(slots=True)
+class JobTimes:
+    """Where one job's time went: waiting for a free worker, then on the worker (send, run, answer read)."""
+
+    queued_s: float = 0.0
+    ran_s: float = 0.0
+
+
 @dataclass(slots=True, eq=False)
 class _Worker:
     process: BaseProcess
@@ -240,21 +248,25 @@ class WorkerPool:
         while self._respawns:
             await asyncio.wait(set(self._respawns))
 
-    async def run(self, job: object, limit_s: float, run_s: float | None = None) -> Any:
+    async def run(self, job: object, limit_s: float, run_s: float | None = None, times: JobTimes | None = None) -> Any:
         """Run one job within ``limit_s`` seconds in all, of which at most ``run_s`` on the worker.
 
         Waiting for a free worker is bounded by ``limit_s`` alone (:class:`PoolBusyError`); the job itself gets
-        ``run_s`` from the moment a worker takes it, so time spent queueing never makes a job look hung.
+        ``run_s`` from the moment a worker takes it, so time spent queueing never makes a job look hung. ``times``,
+        if given, receives the wait for a worker and the job's time on it (send to answer).
         """
         queue = self._queue()
         loop = asyncio.get_running_loop()
-        limit_end = loop.time() + max(0.0, limit_s)
+        asked = loop.time()
+        limit_end = asked + max(0.0, limit_s)
         try:
             async with asyncio.timeout_at(limit_end):
                 worker = await queue.get()
         except TimeoutError:
             raise PoolBusyError("no worker became free in time") from None
         started = loop.time()
+        if times is not None:
+            times.queued_s = started - asked
         end = min(limit_end, started + run_s) if run_s is not None else limit_end
         healthy = False
         try:
@@ -262,6 +274,8 @@ class WorkerPool:
             healthy = True
             wall = loop.time() - started
             self.job_wall_s = wall if self.job_wall_s is None else 0.9 * self.job_wall_s + 0.1 * wall
+            if times is not None:
+                times.ran_s = wall
         except JobTimeoutError:
             raise JobTimeoutError(
                 "job timed out; worker killed", ran_s=loop.time() - started, cut_by_limit=end >= limit_end
