@@ -60,7 +60,8 @@ class _Exchange:
     """One job's round trip over a worker's non-blocking socket, in ``multiprocessing.connection``'s framing
     (a 4-byte big-endian length, or -1 and an 8-byte one, then the pickle), which the worker reads and writes
     with :meth:`~multiprocessing.connection.Connection.recv` and ``send``. A worker that dies shows as the end of
-    its socket (or a reset) before a whole answer: :class:`WorkerCrashedError`."""
+    its socket (or a reset) before a whole answer: :class:`WorkerCrashedError`; an answer that cannot be read is
+    a :class:`WorkerError`. Either way the job failed and the worker is replaced."""
 
     def __init__(self, fd: int, payload: memoryview | bytes) -> None:
         self.fd = fd
@@ -112,16 +113,19 @@ class _Exchange:
                 self.got += count
         except BlockingIOError:
             return
-        except (OSError, ValueError) as exc:  # ECONNRESET; a header no worker of ours would send
+        except OSError as exc:  # ECONNRESET
             self._fail(WorkerCrashedError(f"worker died ({type(exc).__name__})"))
+            return
+        except ValueError:  # a header no worker of ours sends
+            self._fail(WorkerError("worker sent a broken answer"))
             return
         if count == 0:
             self._fail(WorkerCrashedError("worker died"))
         elif self.body is not None and self.got == len(self.body) and self.done is not None and not self.done.done():
             try:
                 self.done.set_result(_ForkingPickler.loads(self.body))
-            except Exception as exc:  # an answer that does not unpickle: the worker is not to be trusted
-                self._fail(WorkerCrashedError(f"worker sent a broken answer ({type(exc).__name__})"))
+            except Exception as exc:  # an answer that does not unpickle: the worker is replaced (run's finally)
+                self._fail(WorkerError(f"worker sent an answer that does not load ({type(exc).__name__})"))
 
     def _read_head(self) -> int:
         """Read the header (with whatever of the body came along); the byte count read (0: end of the socket)."""
