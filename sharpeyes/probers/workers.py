@@ -67,7 +67,7 @@ class _Exchange:
         self.fd = fd
         size = len(payload)
         header = struct.pack("!i", size) if size <= 0x7FFFFFFF else struct.pack("!iQ", -1, size)
-        self.out = memoryview(header + bytes(payload))
+        self.out = [memoryview(header), memoryview(payload).cast("B")]  # written as they are: no copy of the job
         self.head = bytearray()
         self.body: bytearray | None = None
         self.got = 0
@@ -94,14 +94,18 @@ class _Exchange:
 
     def _write(self) -> None:
         try:
-            sent = os.write(self.fd, self.out)
+            sent = os.writev(self.fd, self.out)
         except BlockingIOError:
             return
         except OSError as exc:  # EPIPE, ECONNRESET: the worker is gone
             self._fail(WorkerCrashedError(f"worker died ({type(exc).__name__})"))
             return
-        self.out = self.out[sent:]
-        if not self.out:
+        while self.out and sent >= len(self.out[0]):
+            sent -= len(self.out[0])
+            self.out.pop(0)
+        if self.out:
+            self.out[0] = self.out[0][sent:]
+        else:
             asyncio.get_running_loop().remove_writer(self.fd)
 
     def _read(self) -> None:
