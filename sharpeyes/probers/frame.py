@@ -13,9 +13,11 @@ killed and replaced); no worker free before the deadline → :class:`~sharpeyes.
 (back-pressure, not a result); a picture fault →
 ``frame_fault`` with ``faults`` and ``scores``. Observations: ``ttfb_s`` and ``keyframe_s`` (from the start of
 the probe to the first RTP byte and to the complete keyframe), ``decode_ms``, ``analyse_ms``, ``width``,
-``height``, ``frames_decoded``, ``second_frame`` (1 if the in-probe freeze check ran), ``verdict_s`` and
-``admission_s`` (the wait for admission before connecting, :mod:`sharpeyes.probers.frame_admission`; a probe not
-admitted within a quarter of its time raises ``DecodersBusyError`` without contacting the camera).
+``height``, ``frames_decoded``, ``second_frame`` (1 if the in-probe freeze check ran), ``queue_ms`` and ``job_ms``
+(the wait for a free worker, then the job's time on it as the prober sees it: send, decode, analysis, answer),
+``verdict_s`` and ``admission_s`` (the wait for admission before connecting,
+:mod:`sharpeyes.probers.frame_admission`; a probe not admitted within a quarter of its time raises
+``DecodersBusyError`` without contacting the camera).
 """
 
 from __future__ import annotations
@@ -43,7 +45,14 @@ from sharpeyes.probers.frame_admission import DEFAULT_ADMISSION
 from sharpeyes.probers.frame_job import FrameJob, FrameOutcome
 from sharpeyes.probers.rtsp import client_options, reason_for
 from sharpeyes.probers.snapshot_source import SnapshotError, fetch_snapshot
-from sharpeyes.probers.workers import JobTimeoutError, PoolBusyError, WorkerCrashedError, WorkerError, WorkerPool
+from sharpeyes.probers.workers import (
+    JobTimeoutError,
+    JobTimes,
+    PoolBusyError,
+    WorkerCrashedError,
+    WorkerError,
+    WorkerPool,
+)
 from sharpeyes.quality.signature import Signature
 from sharpeyes.quality.store import get_store
 from sharpeyes.rtsp.client import RtspClient
@@ -148,8 +157,9 @@ async def _probe(target: ProbeTarget, module: ProbeModule, deadline: Deadline) -
         last=await store.get(target.camera_id, "last"),
         jpeg=SAVE_FRAME.get() is not None,
     )
+    times = JobTimes()
     try:
-        outcome: FrameOutcome = await get_pool().run(job, deadline.remaining(), module.frame.decode_timeout_s)
+        outcome: FrameOutcome = await get_pool().run(job, deadline.remaining(), module.frame.decode_timeout_s, times)
     except PoolBusyError:  # our capacity, not the camera: back-pressure, the scheduler skips and counts the slot
         raise DecodersBusyError("all decode workers busy until the deadline") from None
     except JobTimeoutError as exc:
@@ -158,6 +168,8 @@ async def _probe(target: ProbeTarget, module: ProbeModule, deadline: Deadline) -
         return builder.finish(Reason.DECODE_ERROR, "decoder crashed; worker replaced")
     except WorkerError as exc:
         return builder.finish(Reason.INTERNAL, f"analysis failed: {exc}")
+    builder.observe("queue_ms", round(times.queued_s * 1000, 3))
+    builder.observe("job_ms", round(times.ran_s * 1000, 3))
     if outcome.error:
         return builder.finish(Reason.DECODE_ERROR, outcome.error)
     return await _verdict(builder, target, outcome, store_reference=job.reference is None)

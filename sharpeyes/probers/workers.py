@@ -8,7 +8,8 @@ starting its replacement (tens of milliseconds each on a busy machine) run in a 
 so a mass of crashing decoders cannot stall the daemon (RELIABILITY.md R4); a replacement that cannot start (no
 file descriptors, say) is retried every second, so restarts are paced. Workers are started by ``forkserver``
 (never ``fork`` from a process with an event loop and threads), with the handler's module preloaded so a
-replacement is ready in milliseconds.
+replacement is ready in milliseconds. A job and its answer cross the worker's socket on the event loop itself
+(non-blocking, :class:`_Exchange`), without a thread.
 """
 
 from __future__ import annotations
@@ -21,13 +22,17 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
+from multiprocessing.reduction import ForkingPickler as _ForkingPickler
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+_FIRST_READ = 64 * 1024  # the first read of an answer: its header, and the whole of a typical one
 
 
 class WorkerError(Exception):
@@ -52,6 +57,106 @@ class WorkerCrashedError(WorkerError):
     """The worker died during the job (a decoder crash); it was replaced."""
 
 
+class _Exchange:
+    """One job's round trip over a worker's non-blocking socket, in ``multiprocessing.connection``'s framing
+    (a 4-byte big-endian length, or -1 and an 8-byte one, then the pickle), which the worker reads and writes
+    with :meth:`~multiprocessing.connection.Connection.recv` and ``send``. A worker that dies shows as the end of
+    its socket (or a reset) before a whole answer: :class:`WorkerCrashedError`; an answer that cannot be read is
+    a :class:`WorkerError`. Either way the job failed and the worker is replaced."""
+
+    def __init__(self, fd: int, payload: memoryview | bytes) -> None:
+        self.fd = fd
+        size = len(payload)
+        header = struct.pack("!i", size) if size <= 0x7FFFFFFF else struct.pack("!iQ", -1, size)
+        self.out = [memoryview(header), memoryview(payload).cast("B")]  # written as they are: no copy of the job
+        self.head = bytearray()
+        self.body: bytearray | None = None
+        self.got = 0
+        self.done: asyncio.Future[tuple[bool, Any]] | None = None
+
+    async def run(self) -> tuple[bool, Any]:
+        loop = asyncio.get_running_loop()
+        self.done = loop.create_future()
+        self._write()
+        if self.out and not self.done.done():
+            loop.add_writer(self.fd, self._write)
+        loop.add_reader(self.fd, self._read)
+        try:
+            return await self.done
+        finally:
+            loop.remove_reader(self.fd)
+            loop.remove_writer(self.fd)
+            self.done = None  # else future → exception → traceback → this frame → future: a cycle that keeps a
+            # dead worker's pipes open until the garbage collector runs
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.done is not None and not self.done.done():
+            self.done.set_exception(exc)
+
+    def _write(self) -> None:
+        try:
+            sent = os.writev(self.fd, self.out)
+        except BlockingIOError:
+            return
+        except OSError as exc:  # EPIPE, ECONNRESET: the worker is gone
+            self._fail(WorkerCrashedError(f"worker died ({type(exc).__name__})"))
+            return
+        while self.out and sent >= len(self.out[0]):
+            sent -= len(self.out[0])
+            self.out.pop(0)
+        if self.out:
+            self.out[0] = self.out[0][sent:]
+        else:
+            asyncio.get_running_loop().remove_writer(self.fd)
+
+    def _read(self) -> None:
+        try:
+            if self.body is None:
+                count = self._read_head()
+            else:
+                count = os.readv(self.fd, [memoryview(self.body)[self.got :]])
+                self.got += count
+        except BlockingIOError:
+            return
+        except OSError as exc:  # ECONNRESET
+            self._fail(WorkerCrashedError(f"worker died ({type(exc).__name__})"))
+            return
+        except ValueError:  # a header no worker of ours sends
+            self._fail(WorkerError("worker sent a broken answer"))
+            return
+        if count == 0:
+            self._fail(WorkerCrashedError("worker died"))
+        elif self.body is not None and self.got == len(self.body) and self.done is not None and not self.done.done():
+            try:
+                self.done.set_result(_ForkingPickler.loads(self.body))
+            except Exception as exc:  # an answer that does not unpickle: the worker is replaced (run's finally)
+                self._fail(WorkerError(f"worker sent an answer that does not load ({type(exc).__name__})"))
+
+    def _read_head(self) -> int:
+        """Read the header (with whatever of the body came along); the byte count read (0: end of the socket)."""
+        chunk = os.read(self.fd, _FIRST_READ)
+        self.head += chunk
+        size, start = _frame_size(self.head)
+        if size is not None:
+            rest = self.head[start : start + size]
+            self.body = bytearray(size)
+            self.body[: len(rest)] = rest
+            self.got = len(rest)
+        return len(chunk)
+
+
+def _frame_size(head: bytearray) -> tuple[int | None, int]:
+    """The length of the message that ``head`` starts and where its body starts (None: header incomplete)."""
+    if len(head) < 4:
+        return None, 0
+    (size,) = struct.unpack_from("!i", head)
+    if size == -1:
+        return (struct.unpack_from("!Q", head, 4)[0], 12) if len(head) >= 12 else (None, 0)
+    if size < 0:
+        raise ValueError("bad frame header")
+    return size, 4
+
+
 def _serve(conn: multiprocessing.connection.Connection, handler_path: str) -> None:
     """A worker's life: receive a job, run the handler, send back its result (or the exception's text)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
@@ -66,6 +171,14 @@ def _serve(conn: multiprocessing.connection.Connection, handler_path: str) -> No
             conn.send((True, handler(job)))
         except Exception as exc:  # the handler's failure is the job's result, the worker lives on
             conn.send((False, f"{type(exc).__name__}: {exc}"[:300]))
+
+
+@dataclass(slots=True)
+class JobTimes:
+    """Where one job's time went: waiting for a free worker, then on the worker (send, run, answer read)."""
+
+    queued_s: float = 0.0
+    ran_s: float = 0.0
 
 
 @dataclass(slots=True, eq=False)
@@ -99,6 +212,7 @@ class WorkerPool:
         )
         process.start()
         child.close()
+        os.set_blocking(parent.fileno(), False)  # the parent's end is driven by the event loop (_Exchange)
         worker = _Worker(process, parent)
         with self._lock:
             self._all.add(worker)
@@ -143,21 +257,25 @@ class WorkerPool:
         while self._respawns:
             await asyncio.wait(set(self._respawns))
 
-    async def run(self, job: object, limit_s: float, run_s: float | None = None) -> Any:
+    async def run(self, job: object, limit_s: float, run_s: float | None = None, times: JobTimes | None = None) -> Any:
         """Run one job within ``limit_s`` seconds in all, of which at most ``run_s`` on the worker.
 
         Waiting for a free worker is bounded by ``limit_s`` alone (:class:`PoolBusyError`); the job itself gets
-        ``run_s`` from the moment a worker takes it, so time spent queueing never makes a job look hung.
+        ``run_s`` from the moment a worker takes it, so time spent queueing never makes a job look hung. ``times``,
+        if given, receives the wait for a worker and the job's time on it (send to answer).
         """
         queue = self._queue()
         loop = asyncio.get_running_loop()
-        limit_end = loop.time() + max(0.0, limit_s)
+        asked = loop.time()
+        limit_end = asked + max(0.0, limit_s)
         try:
             async with asyncio.timeout_at(limit_end):
                 worker = await queue.get()
         except TimeoutError:
             raise PoolBusyError("no worker became free in time") from None
         started = loop.time()
+        if times is not None:
+            times.queued_s = started - asked
         end = min(limit_end, started + run_s) if run_s is not None else limit_end
         healthy = False
         try:
@@ -165,6 +283,8 @@ class WorkerPool:
             healthy = True
             wall = loop.time() - started
             self.job_wall_s = wall if self.job_wall_s is None else 0.9 * self.job_wall_s + 0.1 * wall
+            if times is not None:
+                times.ran_s = wall
         except JobTimeoutError:
             raise JobTimeoutError(
                 "job timed out; worker killed", ran_s=loop.time() - started, cut_by_limit=end >= limit_end
@@ -180,29 +300,15 @@ class WorkerPool:
         return value
 
     async def _exchange(self, worker: _Worker, job: object, end: float) -> tuple[bool, Any]:
-        loop = asyncio.get_running_loop()
-        ready: asyncio.Future[None] = loop.create_future()
-        fd = worker.conn.fileno()
-
-        def wake() -> None:
-            if not ready.done():
-                ready.set_result(None)
-
-        loop.add_reader(fd, wake)
+        """Send ``job`` and read the answer on the event loop: the worker's socket is non-blocking and its reader
+        and writer callbacks move the bytes, so a job costs no thread hand-offs (the two per job cost ~2 ms of the
+        prober's CPU in all, and each waited for the GIL while the loop was busy, the worker idle meanwhile)."""
+        exchange = _Exchange(worker.conn.fileno(), _ForkingPickler.dumps(job))
         try:
             async with asyncio.timeout_at(end):
-                await asyncio.to_thread(worker.conn.send, job)
-                await ready
-                if not worker.process.is_alive() and not worker.conn.poll():
-                    raise WorkerCrashedError("worker died")
-                answer: tuple[bool, Any] = await asyncio.to_thread(worker.conn.recv)
-                return answer
+                return await exchange.run()
         except TimeoutError:
             raise JobTimeoutError("job timed out; worker killed") from None
-        except (EOFError, OSError) as exc:
-            raise WorkerCrashedError(f"worker died ({type(exc).__name__})") from None
-        finally:
-            loop.remove_reader(fd)
 
     def _replace(self, worker: _Worker) -> None:
         """Kill a worker that hung, crashed or was interrupted (SIGKILL now, on the loop: it does not block), then

@@ -15,12 +15,14 @@ few pixels thin (text) but keeps solid regions (a ball, a lamp, a covered lens).
 
 from __future__ import annotations
 
+import threading
 from functools import cached_property
 
 import av
 import cv2
 import numpy as np
 import numpy.typing as npt
+from av.video.reformatter import VideoReformatter
 
 U8 = npt.NDArray[np.uint8]
 F32 = npt.NDArray[np.float32]
@@ -129,23 +131,46 @@ def _chroma_to_full_range(plane: U8, full_range: bool) -> U8:
 
 
 def _luma_at(frame: av.VideoFrame, width: int, height: int, full_range: bool) -> U8:
-    """Full-range luma at ``width``×``height``: swscale's area scaling, which also expands a limited range."""
+    """Full-range luma at ``width``×``height``: swscale's area scaling, which also expands a limited range.
+
+    Limited range (what cameras send) is scaled straight to grey: the same samples as the luma plane of a
+    YUV 4:2:0 conversion, without scaling the chroma planes too. Full range is scaled as YUV 4:2:0 (a grey
+    target would expand its range once more)."""
     if (frame.width, frame.height) == (width, height):  # swscale's unscaled copy would not expand the range
         luma = _plane(frame.planes[0])
         return np.ascontiguousarray(luma if full_range else cv2.LUT(luma, _LUMA_TO_FULL), dtype=np.uint8)
-    if frame.format.name == "yuvj420p":  # swscale knows this format is full range, and keeps it so
-        small = frame.reformat(width=width, height=height, format="yuvj420p", interpolation="AREA")
+    if not full_range:
+        target, src_range = "gray", "MPEG"
+    elif frame.format.name == "yuvj420p":  # swscale knows this format is full range, and keeps it so
+        target, src_range = "yuvj420p", None
     else:
-        src_range = "JPEG" if full_range else "MPEG"
-        small = frame.reformat(
-            width=width,
-            height=height,
-            format="yuv420p",
-            interpolation="AREA",
-            src_color_range=src_range,
-            dst_color_range="JPEG",
-        )
+        target, src_range = "yuv420p", "JPEG"
+    small = _reformatter(target, src_range).reformat(
+        frame,
+        width=width,
+        height=height,
+        format=target,
+        interpolation="AREA",
+        src_color_range=src_range,
+        dst_color_range="JPEG" if src_range else None,
+    )
     return np.ascontiguousarray(_plane(small.planes[0]))
+
+
+_LOCAL = threading.local()
+
+
+def _reformatter(target: str, src_range: str | None) -> VideoReformatter:
+    """This thread's swscale context for one kind of conversion, kept between frames: swscale then sets up its
+    filters once per picture size, not once per frame. One per kind: a kept context does not reliably take up a
+    new colour range (seen with PyAV 16: a full-range picture after limited-range ones came out expanded)."""
+    kept: dict[tuple[str, str | None], VideoReformatter] | None = getattr(_LOCAL, "reformatters", None)
+    if kept is None:
+        kept = _LOCAL.reformatters = {}
+    reformatter = kept.get((target, src_range))
+    if reformatter is None:
+        reformatter = kept[(target, src_range)] = VideoReformatter()
+    return reformatter
 
 
 def prepare_video_frame(frame: av.VideoFrame, width: int = 640) -> Prepared:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Iterator
 
@@ -32,6 +33,41 @@ async def test_jobs_run_and_return(pool_factory: list[WorkerPool]) -> None:
     pool = _pool(pool_factory, "echo")
     assert await pool.run({"a": b"x" * 100_000}, 30) == {"a": b"x" * 100_000}
     assert pool.alive == 2
+
+
+async def test_large_jobs_and_answers_cross_the_non_blocking_socket_in_pieces(pool_factory: list[WorkerPool]) -> None:
+    """Several MB each way (far more than one socket buffer): the parent writes and reads in pieces on the event
+    loop while the worker reads and answers, and two workers do it at once; the loop keeps ticking meanwhile."""
+    pool = _pool(pool_factory, "echo")
+    payloads = [os.urandom(6_000_000), os.urandom(3_000_001)]
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        answers = await asyncio.gather(*(pool.run(p, 30) for p in payloads))
+    finally:
+        ticker.cancel()
+    assert answers == payloads
+    assert ticks > 2  # the transfers yielded to the loop: nothing blocked it until the end
+    assert pool.replaced == 0 and pool.alive == 2
+
+
+async def test_an_answer_that_does_not_load_fails_the_job_and_replaces_the_worker(
+    pool_factory: list[WorkerPool],
+) -> None:
+    pool = _pool(pool_factory, "unloadable", size=1)
+    with pytest.raises(WorkerError, match="does not load") as raised:
+        await pool.run("x", 30)
+    assert not isinstance(raised.value, WorkerCrashedError)
+    assert pool.replaced == 1  # its end of the conversation is in an unknown state: not reused
+    await pool.settled()
+    assert pool.alive == 1
 
 
 async def test_hung_job_is_killed_within_its_time_and_replaced(pool_factory: list[WorkerPool]) -> None:

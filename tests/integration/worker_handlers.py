@@ -32,3 +32,18 @@ def pid(job: object) -> int:
 def nap(job: float) -> float:
     time.sleep(job)
     return job
+
+
+def _refuse_to_load() -> None:
+    raise ValueError("this answer does not load")
+
+
+class Unloadable:
+    """Pickles in the worker, but fails to unpickle in the parent."""
+
+    def __reduce__(self) -> tuple[object, tuple[()]]:
+        return (_refuse_to_load, ())
+
+
+def unloadable(job: object) -> Unloadable:
+    return Unloadable()
