@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import sqlite3
 import time
@@ -239,7 +240,9 @@ async def test_start_stop_cycles_return_to_the_fd_baseline(
         port = await d.start()
         base = f"http://127.0.0.1:{port}"
         await until(lambda b=base: _is(metric(b, "sharpeyes_camera_up", "c0"), 1))  # type: ignore[misc]
+        frozen = gc.get_freeze_count()
         await d.stop()
+        assert frozen > 10_000 and gc.get_freeze_count() == 0  # the start-up heap was out of the collector's walk
         await asyncio.sleep(0.2)
         counts.append(open_fds())
     assert counts[2] <= counts[1] <= counts[0], counts

