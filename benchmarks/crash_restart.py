@@ -195,6 +195,10 @@ def check_truth(truth: Truth, rows: list[Transition], rounds: Sequence[Round], p
     return out
 
 
+def last_recorded(rows: Sequence[Transition], cam: str) -> str | None:
+    return next((r.to_state for r in reversed(rows) if r.camera_id == cam and r.module == MODULE), None)
+
+
 # --- integrity ---------------------------------------------------------------------------------------------
 
 assert (MODULE, SERVICE_MODULE) == ("live", "service")  # the queries below spell them out
@@ -354,8 +358,15 @@ class Run:
             ready = time.time()
             if truth is None:
                 truth = Truth.initial(assignment, ready)
-            # after a restart nothing changes before the daemon had time to probe each camera once
-            due = {c: ready + self.plan.hold_s * self.rng.uniform(1.0, 1.5) for c in self.ids}
+            # a camera whose current state is not committed yet (or at the first start: every camera) keeps it
+            # until the restarted daemon had time to probe it once; the others may change at any moment
+            stale = {c for c in self.ids if last_recorded(before, c) != truth.changes[c][-1].state}
+            due = {
+                c: ready + self.plan.hold_s * self.rng.uniform(1.0, 1.5)
+                if c in stale
+                else ready + self.rng.uniform(0.0, self.plan.hold_s)
+                for c in self.ids
+            }
             length = self.rng.uniform(self.plan.round_min_s, self.plan.round_max_s)
             self.flip_until(sim, truth, due, ready + length, flip=True)
             if last:  # stable long enough for every change to be due, then a clean stop
