@@ -164,6 +164,7 @@ class Verdict:
     duplicated: list[Transition] = field(default_factory=list)
     unexplained: list[tuple[Transition, str]] = field(default_factory=list)
     not_yet_due: int = 0  # changes not recorded yet and not due (pending at the kill)
+    delays: list[float] = field(default_factory=list)  # recorded at − made, for changes the daemon lived through
 
 
 def check_truth(truth: Truth, rows: list[Transition], rounds: Sequence[Round], plan: Plan) -> Verdict:
@@ -187,6 +188,11 @@ def check_truth(truth: Truth, rows: list[Transition], rounds: Sequence[Round], p
                 out.unexplained.append((r, f"truth change {i} is to {changes[i].state}"))
             elif r.at.timestamp() < changes[i].sent - plan.timeout_s - 0.5:
                 out.unexplained.append((r, f"recorded {changes[i].sent - r.at.timestamp():.1f} s before the change"))
+            elif (
+                changes[i].sent > -math.inf
+                and due_at(changes[i].done, rounds, plan.due_s) == changes[i].done + plan.due_s
+            ):
+                out.delays.append(r.at.timestamp() - changes[i].done)
         for change in changes[len(recorded) :]:
             if due_at(change.done, rounds, plan.due_s) <= end:
                 out.missing.append(change)
@@ -259,6 +265,7 @@ class Figures:
     live_transitions: int = 0
     ready_s: list[float] = field(default_factory=list)
     late: list[str] = field(default_factory=list)
+    delays: list[float] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     wall_s: float = 0.0
 
@@ -273,7 +280,8 @@ class Figures:
             f"kills_with_changes_pending={self.kills_with_changes_pending} (pending={self.pending_at_kills}) "
             f"fault_changes={self.fault_changes} state_changes={self.state_changes} "
             f"live_transitions={self.live_transitions} transitions={self.transitions} "
-            f"late={len(self.late)} median_restart_to_ready={statistics.median(self.ready_s):.2f}s "
+            f"late={len(self.late)} probe_delay_median/max={statistics.median(self.delays or [0]):.1f}/"
+            f"{max(self.delays or [0]):.1f}s median_restart_to_ready={statistics.median(self.ready_s):.2f}s "
             f"wall={self.wall_s:.0f}s load1={os.getloadavg()[0]:.1f}: "
             f"{'PASS' if not self.problems else 'FAIL'}: {result}"
         )
@@ -407,6 +415,7 @@ class Run:
     def final(self, sim: SimProcess, truth: Truth, rows: list[Transition], figures: Figures) -> None:
         """After the SIGTERM round: every change recorded, the last states equal the simulator's."""
         verdict = check_truth(truth, rows, self.rounds, self.plan)
+        figures.delays = verdict.delays
         recorded: dict[str, list[Transition]] = {}
         for r in rows:
             if r.module == MODULE:

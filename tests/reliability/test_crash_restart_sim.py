@@ -9,6 +9,7 @@ import datetime as dt
 import math
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine
 
 from benchmarks.crash_restart import (
@@ -53,6 +54,7 @@ def test_everything_recorded_in_order_passes() -> None:
     rows = [tr("c1", "unknown", "up", T0 + 0.5), tr("c1", "up", "down", T0 + 5.5)]
     verdict = check_truth(truth_with_one_change(), rows, [Round(T0, T0 + 20.0)], PLAN)
     assert (verdict.missing, verdict.duplicated, verdict.unexplained, verdict.not_yet_due) == ([], [], [], 0)
+    assert verdict.delays == [pytest.approx(0.49)]  # the change made at +5.01 recorded at +5.5; initial ones not
 
 
 def test_a_due_change_not_recorded_is_missing_and_one_not_due_is_pending() -> None:
