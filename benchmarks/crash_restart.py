@@ -10,9 +10,9 @@ that takes liveness down (``offline``, ``blackhole``, ``not_found``, ``malformed
 (healthy, or a picture fault such as ``black`` or ``frozen`` that liveness does not see).
 
 Each round starts the daemon, waits for ``/-/ready``, changes the faults of random cameras between healthy and
-a fault that takes liveness down (each camera holds a state at least ``interval + timeout + 1 s``, so the
-daemon can see every change; the cameras given a picture fault at start keep it, see ``LIVE_UP``), and
-SIGKILLs the daemon at a random moment 2–12 s after it was ready. The changes go to ``truth.jsonl``. After each kill:
+a fault of either kind (each camera holds a state at least ``interval + timeout + 1 s``, so the daemon can see
+every change; a picture change restarts the camera's streams, never a DESCRIBE in flight), and SIGKILLs the
+daemon at a random moment 2–12 s after it was ready. The changes go to ``truth.jsonl``. After each kill:
 
 - **integrity**: SQLite ``PRAGMA integrity_check``; on both backends the consistency queries of
   :func:`consistency`: no duplicate (camera, module, at), no transition of an unknown camera or module (orphan),
@@ -78,10 +78,6 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 MODULE = "live"
 LIVE_DOWN = ("offline", "blackhole", "not_found", "malformed:status")  # liveness sees these as down
 LIVE_UP = ("black", "frozen")  # picture faults: DESCRIBE still answers, liveness must stay up
-# A change of picture (healthy <-> a picture fault) makes the simulator abort every open connection of the camera
-# (its streams restart, ``Fleet.set_fault``): a DESCRIBE in flight then fails (``protocol``), a real one-probe
-# outage the truth below would not explain. So the cameras with a picture fault keep it for the whole run (they
-# check that liveness stays up across kills) and the others change between healthy and the faults of LIVE_DOWN.
 FLUSH_S = 1.0  # the daemon's writer flush interval (DaemonOptions.flush_interval_s)
 
 
@@ -352,7 +348,7 @@ class Run:
         """Change the faults of cameras whose hold time is over, until ``until`` (wall)."""
         while (now := time.time()) < until:
             for cam in sorted(c for c, t in due.items() if t <= now) if flip else []:
-                fault = None if truth.faults[cam] is not None else self.rng.choice(LIVE_DOWN)
+                fault = None if truth.faults[cam] is not None else self.rng.choice(LIVE_DOWN + LIVE_UP)
                 sent = time.time()
                 active = sim.set_fault(cam, fault)
                 done = time.time()
@@ -381,7 +377,6 @@ class Run:
                 if c in stale
                 else ready + self.rng.uniform(0.0, self.plan.hold_s)
                 for c in self.ids
-                if assignment[c] not in LIVE_UP  # a picture fault stays (see LIVE_UP)
             }
             length = self.rng.uniform(self.plan.round_min_s, self.plan.round_max_s)
             self.flip_until(sim, truth, due, ready + length, flip=True)
