@@ -89,13 +89,14 @@ class SimProcess:
     @classmethod
     def start(
         cls, registry: list[Path], faults: Path, control_port: int, *, size: str = "180p",
-        cache_dir: Path | None = None, log: Path | None = None, timeout_s: float = 600.0,
+        cache_dir: Path | None = None, log: Path | None = None, timeout_s: float = 600.0, truth: Path | None = None,
     ) -> SimProcess:  # fmt: skip
-        """Start it and wait for its ``READY`` line (encoding missing clips can take minutes on a loaded machine)."""
+        """Start it and wait for its ``READY`` line (encoding missing clips can take minutes on a loaded machine);
+        with ``truth``, the simulator writes its fault assignment there (JSON) before that line."""
         argv = [
             sys.executable, "-m", "sharpeyes", "sim", "--registry", *map(str, registry), "--faults", str(faults),
             "--control-port", str(control_port), "--size", size,
-            *(["--cache-dir", str(cache_dir)] if cache_dir else []),
+            *(["--cache-dir", str(cache_dir)] if cache_dir else []), *(["--truth", str(truth)] if truth else []),
         ]  # fmt: skip
         err = log.open("ab") if log else subprocess.DEVNULL
         proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True, env=fleet_env())
@@ -110,16 +111,19 @@ class SimProcess:
                 return cls(proc, control_port)
         proc.kill()
         proc.wait()
+        proc.stdout.close()
         raise RuntimeError(f"simulator did not start: {line!r} (exit {proc.returncode})")
 
-    def set_fault(self, camera: str, fault: str | None) -> None:
-        """Switch one camera's fault through the control API (blocking; call it from a thread in async code)."""
+    def set_fault(self, camera: str, fault: str | None) -> str | None:
+        """Switch one camera's fault through the control API (blocking; call it from a thread in async code);
+        returns the fault the simulator reports active once it answered."""
         body = json.dumps({"fault": fault}).encode()
         req = urllib.request.Request(
             f"http://127.0.0.1:{self.control_port}/cameras/{camera}/fault", data=body, method="POST"
         )
         with urllib.request.urlopen(req, timeout=30) as response:  # noqa: S310 (http, loopback)
-            response.read()
+            active: str | None = json.loads(response.read())["fault"]
+        return active
 
     def stop(self) -> int:
         code = stop_process(self.proc)

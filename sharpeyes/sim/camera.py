@@ -50,6 +50,8 @@ class SimCamera:
     lockout: Lockout | None = None
     ssrc: int = field(default_factory=lambda: secrets.randbits(32))
     sessions: set[asyncio.WriteTransport] = field(default_factory=set)
+    streaming: set[asyncio.WriteTransport] = field(default_factory=set)
+    """The connections of ``sessions`` that were answered PLAY (a viewer of the broadcaster)."""
     manufacturer: str = "Sharpeyes"
     model: str = "SIM-IPC-2"
 
@@ -69,3 +71,12 @@ class SimCamera:
         for transport in list(self.sessions):
             transport.abort()
         self.sessions.clear()
+        self.streaming.clear()
+
+    def drop_streams(self) -> None:
+        """Abort the connections that stream (the picture changed: viewers reconnect to the new one); a client in
+        the middle of OPTIONS or DESCRIBE keeps its connection, as with a real camera whose picture changed."""
+        for transport in list(self.streaming):
+            transport.abort()
+            self.sessions.discard(transport)
+        self.streaming.clear()

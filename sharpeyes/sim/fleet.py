@@ -320,14 +320,15 @@ class Fleet:
         sim.drop_sessions()
 
     async def set_fault(self, camera_id: str, fault: Fault | None) -> SimCamera:
-        """Switch one camera's fault now. A picture change restarts its streams (viewers reconnect)."""
+        """Switch one camera's fault now. A picture change restarts its streams (viewers reconnect; a client in the
+        middle of OPTIONS/DESCRIBE keeps its connection)."""
         sim = self.cameras[camera_id]
         was_offline = sim.has(SimFault.OFFLINE)
         old_spec = self._spec(sim, sim.fault)
         new_spec = self._spec(sim, fault)
         if new_spec != old_spec:
             sim.broadcaster = await self._broadcaster(new_spec)
-            sim.drop_sessions()
+            sim.drop_streams()
         sim.set_fault(fault)
         if fault is not None and fault.kind in (SimFault.OFFLINE, SimFault.BLACKHOLE, SimFault.RESET):
             sim.drop_sessions()

@@ -164,6 +164,7 @@ class RtspSession:
             self._stop_media()
             self._close_udp()
             self.camera.sessions.discard(transport)
+            self.camera.streaming.discard(transport)
             self.writer.close()
 
     async def _read(self) -> Request | None:
@@ -296,6 +297,7 @@ class RtspSession:
             return Response(404)
         sink: Sink = self.udp if self.udp is not None else self.writer.transport
         self.viewer = Viewer(sink, self.channel, self.camera.ssrc)
+        self.camera.streaming.add(self.writer.transport)
         rtptime = broadcaster.first_timestamp(self.viewer, at_once=self.camera.start_on_keyframe)
         track = request.url.rstrip("/") + "/trackID=1"
         return Response(
@@ -319,6 +321,7 @@ class RtspSession:
         if self.viewer is not None and self.camera.broadcaster is not None:
             self.camera.broadcaster.remove(self.viewer)
         self.viewer = None
+        self.camera.streaming.discard(self.writer.transport)
 
     def _reset(self) -> None:
         """Drop the connection with a TCP RST (SO_LINGER 0)."""
