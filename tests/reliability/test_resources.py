@@ -30,7 +30,7 @@ from tests.exporter_helpers import samples
 from tests.integration.fake_rtsp import FakeRtspServer
 from tests.prometheus_server import free_port
 from tests.reliability.contract import back_to_baseline
-from tests.unit.test_scheduler import city, make, module, wait_for
+from tests.unit.test_scheduler import city, make, module, run_sweeps
 
 ROOT = Path(__file__).resolve().parents[2]
 N_CAMERAS = 300
@@ -183,11 +183,7 @@ async def test_r3_emfile_from_a_prober_is_a_counted_skip_not_the_cameras_result(
     monkeypatch.setitem(PROBERS, "rtsp", _StarvedProber(frozenset({f"c{i}" for i in range(0, 20, 2)}), error))
     async with back_to_baseline():
         rt, sched = make(city(20), module(interval=1.5, timeout=0.5), Limits(retries=0))
-        sched.start()
-        try:
-            await wait_for(lambda: rt.sweeps["live"].sweeps >= 2)
-        finally:
-            await sched.stop()
+        await run_sweeps(rt, sched, 2)
     stats = rt.sweeps["live"]
     assert stats.skipped[skip] >= 20 and "internal" not in stats.outcomes, stats
     assert stats.outcomes["ok"] >= 20 and stats.scheduled == stats.accounted()

@@ -79,6 +79,15 @@ async def wait_for(cond: Callable[[], bool], timeout: float = 5.0) -> None:
         await asyncio.sleep(0.02)
 
 
+async def run_sweeps(rt: Runtime, sched: Scheduler, sweeps: int, timeout: float = 5.0) -> None:
+    """Start the scheduler, wait until the ``live`` module completed ``sweeps`` sweeps, and stop it."""
+    sched.start()
+    try:
+        await wait_for(lambda: rt.sweeps["live"].sweeps >= sweeps, timeout=timeout)
+    finally:
+        await sched.stop()
+
+
 def test_slot_offsets_are_stable_bounded_and_even() -> None:
     offsets = [slot_offset("live", f"cam-{i}", 60.0) for i in range(2000)]
     assert offsets == [slot_offset("live", f"cam-{i}", 60.0) for i in range(2000)]
@@ -99,11 +108,7 @@ async def test_one_sweep_spreads_probes_and_accounts_every_slot(fake: FakeProber
     fake.locked = frozenset({"c5"})
     rt, sched = make(city(20, out_of_service=2), module())
     t0 = time.monotonic()
-    sched.start()
-    try:
-        await wait_for(lambda: rt.sweeps["live"].sweeps >= 1)
-    finally:
-        await sched.stop()
+    await run_sweeps(rt, sched, 1)
     stats = rt.sweeps["live"]
     assert set(fake.started) == {f"c{i}" for i in range(2, 20)}  # out-of-service cameras are not probed
     firsts = sorted(v[0] - t0 for v in fake.started.values())
@@ -118,11 +123,7 @@ async def test_one_sweep_spreads_probes_and_accounts_every_slot(fake: FakeProber
 async def test_one_probe_per_host_and_a_global_limit(fake: FakeProber) -> None:
     fake.sleep = lambda _: 0.05
     rt, sched = make(city(24, hosts=3), module(interval=3.0, timeout=0.5), Limits(concurrency=2))
-    sched.start()
-    try:
-        await wait_for(lambda: rt.sweeps["live"].sweeps >= 1)
-    finally:
-        await sched.stop()
+    await run_sweeps(rt, sched, 1)
     assert fake.max_per_host == 1 and fake.max_running <= 2
     assert rt.sweeps["live"].outcomes["ok"] == 24
 
@@ -130,11 +131,7 @@ async def test_one_probe_per_host_and_a_global_limit(fake: FakeProber) -> None:
 async def test_saturated_limits_skip_late_slots_with_a_reason(fake: FakeProber) -> None:
     fake.sleep = lambda _: 0.4
     rt, sched = make(city(10), module(interval=2.0, timeout=0.5), Limits(concurrency=1))
-    sched.start()
-    try:
-        await wait_for(lambda: rt.sweeps["live"].sweeps >= 1)
-    finally:
-        await sched.stop()
+    await run_sweeps(rt, sched, 1)
     stats = rt.sweeps["live"]
     assert stats.skipped["late"] >= 5  # ~1.3 s of start window, 0.4 s per probe, one at a time
     assert stats.outcomes["ok"] + stats.skipped["late"] == 10 == stats.accounted()
@@ -144,11 +141,7 @@ async def test_saturated_limits_skip_late_slots_with_a_reason(fake: FakeProber) 
 async def test_a_hung_camera_costs_one_deadline(fake: FakeProber) -> None:
     fake.sleep = lambda cid: 1000.0 if cid == "c0" else 0.0
     rt, sched = make(city(5), module(interval=2.0, timeout=0.5))
-    sched.start()
-    try:
-        await wait_for(lambda: rt.sweeps["live"].sweeps >= 1)
-    finally:
-        await sched.stop()
+    await run_sweeps(rt, sched, 1)
     last = rt.store.latest[("c0", "live")].result
     assert last is not None and last.reason is Reason.TIMEOUT and last.duration_s < 0.7
     assert rt.sweeps["live"].outcomes == {"ok": 4, "failure": 1}
@@ -174,11 +167,7 @@ async def test_overrun_and_missed_sweeps_are_counted_once(fake: FakeProber) -> N
     inv = Inventory(city(1).districts, city(1).areas,
                     (Camera("c0", "c0", "a", "127.0.0.1"), Camera("c1", "c1", "a", "127.0.0.1")))  # fmt: skip
     rt, sched = make(inv, module(interval=1.0, timeout=1.0))
-    sched.start()
-    try:
-        await wait_for(lambda: rt.sweeps["live"].sweeps >= 2, timeout=6)
-    finally:
-        await sched.stop()
+    await run_sweeps(rt, sched, 2, timeout=6)
     stats = rt.sweeps["live"]
     assert stats.overruns >= 1 and stats.skipped["overrun"] >= 2
     assert stats.scheduled == stats.accounted()
@@ -250,11 +239,7 @@ async def test_a_transient_failure_is_retried_once_and_only_the_last_result_coun
 
     monkeypatch.setitem(PROBERS, "rtsp", flaky)
     rt, sched = make(city(3), module(interval=4.0, timeout=0.5), Limits(retry_jitter_s=(0.05, 0.1)))
-    sched.start()
-    try:
-        await wait_for(lambda: rt.sweeps["live"].sweeps >= 1)
-    finally:
-        await sched.stop()
+    await run_sweeps(rt, sched, 1)
     stats = rt.sweeps["live"]
     assert calls["c0"] == 2 and calls["c1"] == 1 and stats.retries == 1
     assert stats.outcomes == {"ok": 2, "failure": 1}
@@ -295,11 +280,7 @@ async def test_a_sweep_retries_at_most_its_retry_share_of_slots(monkeypatch: pyt
     monkeypatch.setitem(PROBERS, "rtsp", dead)
     limits = Limits(retry_jitter_s=(0.01, 0.02), retry_share=0.5, concurrency=64)
     rt, sched = make(city(40), module(interval=4.0, timeout=0.5), limits)
-    sched.start()
-    try:
-        await wait_for(lambda: rt.sweeps["live"].sweeps >= 1)
-    finally:
-        await sched.stop()
+    await run_sweeps(rt, sched, 1)
     stats = rt.sweeps["live"]
     assert stats.retries == 20 and sum(calls.values()) == 60
     assert sorted(Counter(calls.values()).items()) == [(1, 20), (2, 20)]
@@ -323,11 +304,7 @@ async def test_a_timeout_while_the_event_loop_lagged_is_an_overload_skip_not_an_
 
     monkeypatch.setitem(PROBERS, "rtsp", starved)
     rt, sched = make(city(1), module(interval=2.0, timeout=1.0), Limits(retry_jitter_s=(0.01, 0.02)))
-    sched.start()
-    try:
-        await wait_for(lambda: rt.sweeps["live"].sweeps >= 2)
-    finally:
-        await sched.stop()
+    await run_sweeps(rt, sched, 2)
     stats = rt.sweeps["live"]
     assert stats.skipped == {"overload": 1} and stats.outcomes == {"failure": 1}
     assert len(calls) == 3 and stats.retries == 1
@@ -348,11 +325,7 @@ async def test_a_stall_early_in_a_probe_does_not_void_its_later_timeout(monkeypa
 
     monkeypatch.setitem(PROBERS, "rtsp", blackholed)
     rt, sched = make(city(1), module(interval=4.0, timeout=2.0), Limits(retries=0))
-    sched.start()
-    try:
-        await wait_for(lambda: rt.sweeps["live"].sweeps >= 1)
-    finally:
-        await sched.stop()
+    await run_sweeps(rt, sched, 1)
     stats = rt.sweeps["live"]
     assert stats.skipped == {} and stats.outcomes == {"failure": 1}
     assert [(t.camera_id, t.to_state) for _, t in rt.store.pending] == [("c0", "down")]
