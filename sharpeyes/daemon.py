@@ -103,7 +103,7 @@ class DaemonOptions:
 
 
 def freeze_startup_heap() -> None:
-    """Move everything alive after start (imported modules, the registry, the reloaded state: most of the heap)
+    """Move everything alive at start (imported modules, the registry, the engine: most of the heap)
     out of the cycle collector's reach (``gc.freeze``). Each full collection otherwise walks it all, and at
     10,000 cameras one such pass held the event loop for 0.1-0.3 s, several times a minute: probe timers then
     fire late (RELIABILITY R1-1). Reference counting still frees these objects; only cycles among them would
@@ -143,8 +143,8 @@ class Daemon:
         api = ApiOptions(probe=sched.probe_now, reload=self._reload, token=self.options.token,
                          on_reloaded=self._reloaded)  # fmt: skip
         app = make_app(rt, api, [self._writer_ctx, self._frame_ctx, self._scheduler_ctx])
+        freeze_startup_heap()  # before serve starts the scheduler: its collection must not stall the first probes
         self._runner, self.port = await serve(app, self.options.host, self.options.port)
-        freeze_startup_heap()
         log.info("sharpeyes listening on http://%s:%d (%d cameras, %d modules)", self.options.host, self.port,
                  len(config.inventory.cameras), len(config.modules))  # fmt: skip
         return self.port
