@@ -105,7 +105,7 @@ class DaemonOptions:
 def freeze_startup_heap() -> None:
     """Move everything alive at start (imported modules, the registry, the engine: most of the heap)
     out of the cycle collector's reach (``gc.freeze``). Each full collection otherwise walks it all, and at
-    10,000 cameras one such pass held the event loop for 0.1-0.3 s, several times a minute: probe timers then
+    5,000-10,000 cameras one such pass held the event loop for 0.1-0.3 s, several times a minute: probe timers then
     fire late (RELIABILITY R1-1). Reference counting still frees these objects; only cycles among them would
     wait for :meth:`Daemon.stop`, which unfreezes."""
     gc.collect()
