@@ -7,10 +7,13 @@ the same (camera, kind) while an older one waits replaces it, so the backlog hol
 a growing back-off and counted in :attr:`SignatureStats.errors`.
 
 Reference signatures follow the database: every ``refresh_s`` the ones updated lately (since the newest seen,
-less an overlap for writers' clock differences) are read again, so a re-baseline by ``sharpeyes baseline``
-reaches a running daemon without a restart, and a refresh costs only what changed. The prober's own reference (the first
-healthy view of a camera that had none) is written only if the table still has none, so it never overwrites
-an operator's baseline.
+less an overlap for writers' clock differences) are listed again, so a re-baseline by ``sharpeyes baseline``
+reaches a running daemon without a restart. A refresh lists (camera, updated_at) in that window and reads the
+signature only of a reference whose time differs from the one in memory: the daemon's own references, written
+during its first sweep, are not read back every minute for ten minutes (that churn of ~5 KB blocks, up to
+25 MB a minute at 5,000 cameras, was allocated and freed in the write-behind thread). The prober's own
+reference (the first healthy view of a camera that had none) is written only if the table still has none, so
+it never overwrites an operator's baseline.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from sharpeyes.registry import history
 from sharpeyes.registry.models import frame_signatures
 
 REFRESH_OVERLAP = dt.timedelta(minutes=10)
+READ_CHUNK = 500  # camera ids per IN list (well under SQLite's 32,766 bound parameters)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +72,7 @@ class DatabaseSignatureStore:
         self.healthy = True
         self._last_refresh = 0.0
         self._newest: dt.datetime | None = None
+        self._reference_at: dict[str, dt.datetime] = {}
 
     async def get(self, camera_id: str, kind: Kind) -> bytes | None:
         return await self.memory.get(camera_id, kind)
@@ -90,12 +95,14 @@ class DatabaseSignatureStore:
         for (camera_id, kind), (data, updated) in rows.items():
             if (camera_id, kind) not in self.pending:
                 await self.memory.put(camera_id, kind, data)
+            if kind == "reference":
+                self._reference_at[camera_id] = _utc(updated)
             self._seen(updated)
         self._last_refresh = time.monotonic()
         return True
 
     def _seen(self, updated: dt.datetime) -> None:
-        updated = updated if updated.tzinfo else updated.replace(tzinfo=dt.UTC)
+        updated = _utc(updated)
         if self._newest is None or updated > self._newest:
             self._newest = updated
 
@@ -103,13 +110,14 @@ class DatabaseSignatureStore:
         """Take the table's recently updated reference signatures (an operator may have re-baselined cameras)."""
         since = self._newest - REFRESH_OVERLAP if self._newest is not None else None
         try:
-            rows = await asyncio.to_thread(_load_references, self.engine, since)
+            rows = await asyncio.to_thread(_load_references, self.engine, since, dict(self._reference_at))
         except Exception as exc:
             self._failed("refresh", exc)
             return False
         for camera_id, (data, updated) in rows.items():
             if (camera_id, "reference") not in self.pending:
                 await self.memory.put(camera_id, "reference", data)
+            self._reference_at[camera_id] = _utc(updated)
             self._seen(updated)
         self._last_refresh = time.monotonic()
         return True
@@ -173,14 +181,28 @@ def _load_all(engine: Engine) -> dict[tuple[str, Kind], tuple[bytes, dt.datetime
     return out
 
 
-def _load_references(engine: Engine, since: dt.datetime | None) -> dict[str, tuple[bytes, dt.datetime]]:
-    """Reference signatures updated at or after ``since`` (all when ``None``)."""
+def _utc(at: dt.datetime) -> dt.datetime:
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+
+
+def _load_references(
+    engine: Engine, since: dt.datetime | None, known: Mapping[str, dt.datetime]
+) -> dict[str, tuple[bytes, dt.datetime]]:
+    """Reference signatures updated at or after ``since`` (all when ``None``) whose time is not the ``known`` one
+    (camera id → updated_at already in memory): the times are listed first, the data read only for those."""
     t = frame_signatures
-    q = sa.select(t.c.camera_id, t.c.data, t.c.updated_at).where(t.c.kind == "reference")
+    listed = sa.select(t.c.camera_id, t.c.updated_at).where(t.c.kind == "reference")
     if since is not None:
-        q = q.where(t.c.updated_at >= since)
+        listed = listed.where(t.c.updated_at >= since)
+    out: dict[str, tuple[bytes, dt.datetime]] = {}
     with engine.connect() as conn:
-        return {camera_id: (bytes(data), updated) for camera_id, data, updated in conn.execute(q)}
+        changed = [cid for cid, updated in conn.execute(listed) if known.get(cid) != _utc(updated)]
+        for start in range(0, len(changed), READ_CHUNK):
+            chunk = changed[start : start + READ_CHUNK]
+            q = sa.select(t.c.camera_id, t.c.data, t.c.updated_at)
+            q = q.where(t.c.kind == "reference", t.c.camera_id.in_(chunk))
+            out.update((cid, (bytes(data), updated)) for cid, data, updated in conn.execute(q))
+    return out
 
 
 def _write(engine: Engine, batch: Mapping[tuple[str, Kind], bytes]) -> None:

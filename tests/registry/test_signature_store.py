@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from sharpeyes.registry import db, history
-from sharpeyes.registry.signatures import DatabaseSignatureStore
+from sharpeyes.registry.signatures import DatabaseSignatureStore, _load_references
 
 
 def _stored(engine: Engine, kind: str) -> dict[str, bytes]:
@@ -99,3 +99,20 @@ async def test_refresh_reads_only_recently_updated_references(engine: Engine) ->
     assert await store.refresh_references()
     assert await store.get("c2", "reference") == b"fresh"
     assert await store.get("old", "reference") is None
+
+
+async def test_refresh_reads_again_only_references_whose_time_changed(engine: Engine) -> None:
+    db.upgrade(engine)
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        for cid in ("c1", "c2"):
+            history.save_signature(conn, cid, "reference", b"view of " + cid.encode(), now)
+    store = DatabaseSignatureStore(engine)
+    assert await store.load()
+    held = await store.get("c1", "reference")
+    with engine.begin() as conn:  # an operator re-baselines c2 only
+        history.save_signature(conn, "c2", "reference", b"new view", now + dt.timedelta(seconds=1))
+    assert await store.refresh_references()
+    assert await store.get("c1", "reference") is held  # inside the overlap window, unchanged: not read again
+    assert await store.get("c2", "reference") == b"new view"
+    assert _load_references(engine, None, store._reference_at) == {}  # nothing left that memory lacks
