@@ -33,6 +33,7 @@ from sqlalchemy import Engine
 
 from sharpeyes.errors import UserError
 from sharpeyes.exporter.app import ApiOptions, make_app, reload_config, serve
+from sharpeyes.malloc_arenas import release_free_heap
 from sharpeyes.probers import workers
 from sharpeyes.redact import Secret
 from sharpeyes.registry import db
@@ -100,6 +101,7 @@ class DaemonOptions:
     busy_timeout_ms: int = db.BUSY_TIMEOUT_MS
     signature_flush_s: float = 2.0
     signature_refresh_s: float = 60.0
+    heap_release_s: float = 60.0
 
 
 def freeze_startup_heap() -> None:
@@ -126,6 +128,7 @@ class Daemon:
         self.signatures: DatabaseSignatureStore | None = None
         self._runner: web.AppRunner | None = None
         self._signal_tasks: set[asyncio.Future[dict[str, object]]] = set()
+        self.heap_releases = 0
         self.port = 0
 
     async def start(self) -> int:
@@ -142,7 +145,7 @@ class Daemon:
         sched = self.scheduler = Scheduler(rt, limits=self.options.limits, target_for=self.target_for)
         api = ApiOptions(probe=sched.probe_now, reload=self._reload, token=self.options.token,
                          on_reloaded=self._reloaded)  # fmt: skip
-        app = make_app(rt, api, [self._writer_ctx, self._frame_ctx, self._scheduler_ctx])
+        app = make_app(rt, api, [self._heap_ctx, self._writer_ctx, self._frame_ctx, self._scheduler_ctx])
         freeze_startup_heap()  # before serve starts the scheduler: its collection must not stall the first probes
         self._runner, self.port = await serve(app, self.options.host, self.options.port)
         log.info("sharpeyes listening on http://%s:%d (%d cameras, %d modules)", self.options.host, self.port,
@@ -187,6 +190,24 @@ class Daemon:
     def _reloaded(self) -> None:
         if self.scheduler is not None:
             self.scheduler.apply_config()
+
+    async def _heap_ctx(self, app: web.Application) -> AsyncIterator[None]:
+        """Every ``heap_release_s``, free heap pages go back to the system (in a worker thread; see
+        :mod:`sharpeyes.malloc_arenas`)."""
+        task = asyncio.create_task(self._release_heap_every(self.options.heap_release_s))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _release_heap_every(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            released = await asyncio.to_thread(release_free_heap)
+            self.heap_releases += 1
+            log.debug("heap release %d: %s", self.heap_releases, "pages returned" if released else "nothing to return")
 
     async def _writer_ctx(self, app: web.Application) -> AsyncIterator[None]:
         rt = self.runtime

@@ -228,6 +228,23 @@ def open_fds() -> int:
     return sum(1 for _ in Path("/proc/self/fd").iterdir())
 
 
+async def test_the_daemon_releases_free_heap_pages_on_its_interval_and_stops_doing_so_when_stopped(
+    tmp_path: Path, listeners: tuple[list[int], list[asyncio.Server]]
+) -> None:
+    """RELIABILITY R2: freed heap pages go back to the system every ``heap_release_s`` (in a worker thread)."""
+    ports, _ = listeners
+    options = DaemonOptions(db_url=f"sqlite:///{tmp_path / 'db.sqlite'}", heap_release_s=0.05)
+    d = Daemon(lambda: tcp_config(ports), options)
+    await d.start()
+    try:
+        await until(lambda: d.heap_releases >= 3)
+    finally:
+        await d.stop()
+    stopped_at = d.heap_releases
+    await asyncio.sleep(0.2)
+    assert d.heap_releases == stopped_at  # the loop ended with the daemon
+
+
 async def test_start_stop_cycles_return_to_the_fd_baseline(
     tmp_path: Path, listeners: tuple[list[int], list[asyncio.Server]]
 ) -> None:

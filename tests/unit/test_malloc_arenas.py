@@ -48,3 +48,28 @@ def arenas_used(mode: str, tmp_path: Path) -> int:
 def test_capped_threads_share_two_arenas_where_uncapped_threads_spread(tmp_path: Path) -> None:
     uncapped, capped = arenas_used("free", tmp_path), arenas_used("cap", tmp_path)
     assert capped <= 2 < uncapped, (capped, uncapped)
+
+
+FRAGMENT_AND_RELEASE = textwrap.dedent(
+    """
+    import sys
+    from sharpeyes.malloc_arenas import release_free_heap
+    def rss_mb():
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmRSS")) / 1024
+    blocks = [bytes(16384) for _ in range(8000)]  # 128 MB of heap blocks (< the mmap threshold)
+    for i in range(0, len(blocks), 2):
+        blocks[i] = None  # every other one freed: 64 MB free, none of it at the heap's top
+    before = rss_mb()
+    released = release_free_heap()
+    print(before, rss_mb(), released)
+    """
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="malloc_trim is glibc's (Linux)")
+def test_release_free_heap_gives_freed_pages_in_the_middle_of_the_heap_back() -> None:
+    out = subprocess.run([sys.executable, "-c", FRAGMENT_AND_RELEASE], check=True, capture_output=True, text=True)
+    before, after, released = out.stdout.split()
+    assert released == "True"
+    assert float(before) - float(after) > 25, out.stdout  # of the 64 MB freed, 44 MB went back when measured
