@@ -42,7 +42,7 @@ M_MMAP_THRESHOLD = -3
 """glibc's ``mallopt`` parameter numbers for heap trimming and the mmap threshold (malloc.h)."""
 
 WORKER_MMAP_THRESHOLD = 8 << 20
-WORKER_TRIM_THRESHOLD = 32 << 20
+WORKER_TRIM_THRESHOLD = 16 << 20
 
 
 def keep_worker_heap(mmap_threshold: int = WORKER_MMAP_THRESHOLD, trim_threshold: int = WORKER_TRIM_THRESHOLD) -> bool:
