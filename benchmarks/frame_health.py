@@ -272,6 +272,7 @@ async def run_ours(
         "over_bound": sum(1 for x in lag if x > LAG_BOUND_S),
         "job_q_ms": _quantiles(jobs),
         "tail": _tail_parts(ok),
+        "parts": _tail_parts(ok, 1.0),
         "server_cpu_s": server_cpu,
         "verdicts": len(ok),
         "held_back": held_back[0],
@@ -337,9 +338,9 @@ def _steady_rate(finished: list[float]) -> float:
     return (last - first) / span if span > 0 else float("nan")
 
 
-def _tail_parts(ok: list[ProbeResult]) -> dict[str, float]:
-    """Where the slowest verdicts' time after their keyframe went (mean over the slowest 1 %, at least 3): the
-    wait for a free worker, the worker's decode and analysis, the rest of the job's round trip (send, answer,
+def _tail_parts(ok: list[ProbeResult], share: float = 0.01) -> dict[str, float]:
+    """Where the slowest verdicts' time after their keyframe went (mean over the slowest ``share``, at least 3):
+    the wait for a free worker, the worker's decode and analysis, the rest of the job's round trip (send, answer,
     the loop noticing it), and what is left (keyframe to job and answer to verdict, on the prober's loop)."""
     if not ok:
         return {}
@@ -347,7 +348,7 @@ def _tail_parts(ok: list[ProbeResult]) -> dict[str, float]:
     def lag_ms(r: ProbeResult) -> float:
         return 1000 * (float(r.observations["verdict_s"]) - float(r.observations["keyframe_s"]))
 
-    slowest = sorted(ok, key=lag_ms)[-max(3, len(ok) // 100) :]
+    slowest = sorted(ok, key=lag_ms)[-max(3, int(len(ok) * share)) :]
     parts: dict[str, list[float]] = collections.defaultdict(list)
     for r in slowest:
         o = r.observations
@@ -498,8 +499,13 @@ def report(
         f"max {lag['max']:.0f} ms; {ours['over_bound']} of {ours['verdicts']} over 100 ms "
         f"({100 * ours['within_100ms']:.1f} % within)"
     )
-    tail = ours["tail"]
+    tail, parts = ours["tail"], ours["parts"]
     if tail:
+        print(
+            f"          every verdict (mean {parts['lag']:.0f} ms after the keyframe): wait for a worker "
+            f"{parts['queue']:.1f}, decode + analysis {parts['work']:.1f}, rest of the job's round trip "
+            f"{parts['round_trip']:.1f}, keyframe to job and answer to verdict on the loop {parts['loop']:.1f} ms"
+        )
         print(
             f"          the slowest {tail['count']:.0f} (mean {tail['lag']:.0f} ms after the keyframe): wait for a "
             f"worker {tail['queue']:.0f}, decode + analysis {tail['work']:.0f}, rest of the job's round trip "
