@@ -16,6 +16,7 @@ import av
 import cv2
 import numpy as np
 
+from sharpeyes.malloc_arenas import keep_worker_heap
 from sharpeyes.quality.decoding import DECODERS, decode
 from sharpeyes.quality.diagnose import diagnose
 from sharpeyes.quality.prepare import Prepared, prepare_video_frame
@@ -27,6 +28,12 @@ from sharpeyes.quality.thresholds import Thresholds
 def _single_threaded_opencv() -> None:
     """A worker is one of a pool sized to the cores: OpenCV's own threads would only contend with the others."""
     cv2.setNumThreads(1)
+
+
+@functools.cache
+def _steady_heap() -> None:
+    """Every job allocates the same large buffers: keep them in the heap between jobs (no fresh pages)."""
+    keep_worker_heap()
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +105,7 @@ def _analyse_jpeg(job: FrameJob) -> FrameOutcome:
 def analyse(job: FrameJob) -> FrameOutcome:
     """Decode and diagnose one probe's frames (the worker pool's handler)."""
     _single_threaded_opencv()
+    _steady_heap()
     if job.codec == "jpeg":
         return _analyse_jpeg(job)
     if job.codec not in DECODERS:

@@ -106,7 +106,7 @@ class RtspClient:
         if exc_type is None:
             await self.close()
         else:
-            self._conn.abort()
+            self.abort()
 
     async def resolve(self) -> None:
         """Resolve the camera's host (non-blocking, under the deadline)."""
@@ -120,6 +120,10 @@ class RtspClient:
 
     async def close(self) -> None:
         await self._conn.close()
+
+    def abort(self) -> None:
+        """Drop the connection at once (an exception or a cancellation: no graceful close)."""
+        self._conn.abort()
 
     async def request(self, method: str, url: str, headers: list[tuple[str, str]] | None = None) -> Response:
         """Send one request and return its response, answering at most one authentication challenge."""

@@ -67,9 +67,41 @@ FRAGMENT_AND_RELEASE = textwrap.dedent(
 )
 
 
+FAULTS_PER_JOB = textwrap.dedent(
+    """
+    import resource, sys
+    import numpy as np
+    from sharpeyes.malloc_arenas import keep_worker_heap
+    if sys.argv[1] == "keep":
+        assert keep_worker_heap()
+    def job():  # a worker's job in small: a few large buffers at once, written, then freed
+        planes = [np.ones((1080, 1920), np.uint8) for _ in range(4)]
+        return sum(int(p[0, 0]) for p in planes)
+    for _ in range(5):
+        job()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(20):
+        job()
+    print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 20)
+    """
+)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="malloc_trim is glibc's (Linux)")
 def test_release_free_heap_gives_freed_pages_in_the_middle_of_the_heap_back() -> None:
     out = subprocess.run([sys.executable, "-c", FRAGMENT_AND_RELEASE], check=True, capture_output=True, text=True)
     before, after, released = out.stdout.split()
     assert released == "True"
     assert float(before) - float(after) > 25, out.stdout  # of the 64 MB freed, 44 MB went back when measured
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's (Linux)")
+def test_a_kept_worker_heap_serves_each_jobs_large_buffers_without_fresh_pages() -> None:
+    def faults(mode: str) -> int:
+        run = subprocess.run(
+            [sys.executable, "-c", FAULTS_PER_JOB, mode], check=True, capture_output=True, text=True, timeout=60
+        )
+        return int(run.stdout)
+
+    kept, default = faults("keep"), faults("default")
+    assert kept < 10 < default, (kept, default)  # default: the heap's top is trimmed after each job
