@@ -198,9 +198,7 @@ class Daemon:
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await _cancel(task)
 
     async def _release_heap_every(self, interval_s: float) -> None:
         while True:
@@ -218,9 +216,7 @@ class Daemon:
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await _cancel(task)
             try:
                 async with asyncio.timeout(self.options.final_flush_s):
                     ok = await writer.flush_once()
@@ -252,9 +248,7 @@ class Daemon:
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await _cancel(task)
             await sigs.close(self.options.final_flush_s)
             signature_store.set_store(previous)
             rt.signatures = None
@@ -270,6 +264,13 @@ class Daemon:
         finally:
             rt.ready = False
             await sched.stop()
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    """Cancel a context's background task and wait until it has ended."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _close_workers() -> None:
