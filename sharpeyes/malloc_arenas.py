@@ -19,8 +19,10 @@ calls it from a worker thread every minute. It took 3-8 ms on a 150 MB heap.
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import os
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -34,24 +36,18 @@ def cap_malloc_arenas(limit: int = DAEMON_ARENAS) -> bool:
     """Limit glibc to ``limit`` arenas from now on; True when the limit is in force (set here or by env)."""
     if os.environ.get("MALLOC_ARENA_MAX"):
         return True
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    mallopt = _libc("mallopt")
+    if mallopt is None:
         log.debug("no mallopt in this C library: malloc arenas left as they are")
         return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(M_ARENA_MAX, limit) == 1)
 
 
 def release_free_heap() -> bool:
     """``malloc_trim(0)``: give the whole free pages of every arena back to the system. True when some memory
     was released; False also where the C library has no ``malloc_trim``."""
-    try:
-        malloc_trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return False
-    malloc_trim.argtypes, malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
-    return bool(malloc_trim(0) == 1)
+    malloc_trim = _libc("malloc_trim")
+    return malloc_trim is not None and bool(malloc_trim(0) == 1)
 
 
 M_TRIM_THRESHOLD = -1
@@ -73,9 +69,25 @@ def keep_worker_heap(mmap_threshold: int = WORKER_MMAP_THRESHOLD, trim_threshold
     jobs; the resident size grows by what one job keeps free (measured +1.7 MB, bounded by ``trim_threshold``).
     Allocations above ``mmap_threshold`` (a 4K picture) still get their own mapping. True when set; on a C
     library without ``mallopt`` nothing happens."""
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    mallopt = _libc("mallopt")
+    if mallopt is None:
         return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1 and mallopt(M_TRIM_THRESHOLD, trim_threshold) == 1)
+
+
+_SIGNATURES: dict[str, tuple[list[Any], Any]] = {
+    "mallopt": ([ctypes.c_int, ctypes.c_int], ctypes.c_int),
+    "malloc_trim": ([ctypes.c_size_t], ctypes.c_int),
+}
+
+
+@functools.cache
+def _libc(name: str) -> Any:
+    """The C library's function ``name`` with its argument and result types set, looked up once; ``None`` where
+    the C library has none (musl lacks ``malloc_trim``; macOS both)."""
+    try:
+        function = getattr(ctypes.CDLL(None), name)
+    except (OSError, AttributeError):
+        return None
+    function.argtypes, function.restype = _SIGNATURES[name]
+    return function
