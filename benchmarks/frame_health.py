@@ -174,7 +174,8 @@ class Broadcaster:
         writer.transport.abort()
 
 
-def _serve_forever(port: Connection, width: int, height: int, phases: int, frame_slots: int) -> None:
+def _serve_forever(port: Connection, width: int, height: int, phases: int, frame_slots: int, nice: int) -> None:
+    os.nice(nice)  # the simulated cameras' own CPU, below the system under test's if asked (--broadcaster-nice)
     units, sps, pps = encode_gop(width, height)
     import base64
 
@@ -411,6 +412,14 @@ def main() -> None:
         help="instants within each 40 ms frame interval the cameras' frames are sent at (default 1: all at once)",
     )
     ap.add_argument(
+        "--broadcaster-nice",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run the broadcaster (the simulated cameras, which a real fleet runs on its own hardware) at nice N, "
+        "so it does not take the cores from the prober and its workers (default 0: same priority)",
+    )
+    ap.add_argument(
         "--known-cameras",
         action="store_true",
         help="probe the warm-up's cameras again, so every measured probe has a reference and a last signature "
@@ -431,7 +440,7 @@ def main() -> None:
     parent, child = ctx.Pipe()
     server = ctx.Process(
         target=_serve_forever,
-        args=(child, args.width, args.height, args.phases, args.frame_slots),
+        args=(child, args.width, args.height, args.phases, args.frame_slots, args.broadcaster_nice),
         daemon=True,
     )
     server.start()
@@ -458,7 +467,8 @@ def report(
     """Print the figures and the issue's targets, each marked met or not."""
     print(
         f"cameras {args.width}x{args.height}, GOP {GOP} at {FPS} fps, {args.phases} keyframe phases, frames sent at "
-        f"{min(args.frame_slots, args.phases)} instant(s) per frame interval; "
+        f"{min(args.frame_slots, args.phases)} instant(s) per frame interval, broadcaster at nice "
+        f"{args.broadcaster_nice}; "
         + (
             "known cameras (reference and last signature stored)"
             if args.known_cameras
