@@ -29,6 +29,7 @@ import gc
 import heapq
 import multiprocessing
 import os
+import random
 import statistics
 import struct
 import time
@@ -102,8 +103,11 @@ class Broadcaster:
     40 ms; real cameras' frame clocks are not aligned either, so more slots spread the frames (and keyframes)
     over the interval as a fleet would."""
 
-    def __init__(self, units: list[list[bytes]], sdp: bytes, phases: int = GOP, frame_slots: int = 1) -> None:
+    def __init__(
+        self, units: list[list[bytes]], sdp: bytes, phases: int = GOP, frame_slots: int = 1, seed: int | None = None
+    ) -> None:
         self.units = [_payloads(au) for au in units]
+        self.random = random.Random(seed) if seed is not None else None  # else phases in turn
         self.sdp = sdp
         self.phases = phases
         self.frame_slots = max(1, min(frame_slots, phases))
@@ -165,7 +169,8 @@ class Broadcaster:
                     extra += f"Content-Length: {len(body)}\r\n"
                 writer.write(f"RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\n{extra}\r\n".encode() + body)
                 if method == "PLAY":
-                    self.groups[self.joined % self.phases].add(writer)
+                    turn = self.random.randrange(self.phases) if self.random else self.joined % self.phases
+                    self.groups[turn].add(writer)
                     self.joined += 1
                 if method == "TEARDOWN":
                     break
@@ -174,7 +179,9 @@ class Broadcaster:
         writer.transport.abort()
 
 
-def _serve_forever(port: Connection, width: int, height: int, phases: int, frame_slots: int, nice: int) -> None:
+def _serve_forever(
+    port: Connection, width: int, height: int, phases: int, frame_slots: int, nice: int, seed: int | None
+) -> None:
     os.nice(nice)  # the simulated cameras' own CPU, below the system under test's if asked (--broadcaster-nice)
     units, sps, pps = encode_gop(width, height)
     import base64
@@ -186,7 +193,7 @@ def _serve_forever(port: Connection, width: int, height: int, phases: int, frame
     ).encode()
 
     async def main() -> None:
-        caster = Broadcaster(units, sdp, phases, frame_slots)
+        caster = Broadcaster(units, sdp, phases, frame_slots, seed)
         server = await asyncio.start_server(caster.serve, "127.0.0.1", 0, backlog=1024)
         port.send(server.sockets[0].getsockname()[1])
         await caster.play()
@@ -412,6 +419,14 @@ def main() -> None:
         help="instants within each 40 ms frame interval the cameras' frames are sent at (default 1: all at once)",
     )
     ap.add_argument(
+        "--random-phases",
+        type=int,
+        default=None,
+        metavar="SEED",
+        help="give each camera a random one of the --phases (seeded), as independent cameras have, instead of the "
+        "phases in turn; with --phases GOP×--frame-slots every camera then has its own keyframe instant",
+    )
+    ap.add_argument(
         "--broadcaster-nice",
         type=int,
         default=0,
@@ -440,7 +455,7 @@ def main() -> None:
     parent, child = ctx.Pipe()
     server = ctx.Process(
         target=_serve_forever,
-        args=(child, args.width, args.height, args.phases, args.frame_slots, args.broadcaster_nice),
+        args=(child, args.width, args.height, args.phases, args.frame_slots, args.broadcaster_nice, args.random_phases),
         daemon=True,
     )
     server.start()
@@ -468,7 +483,8 @@ def report(
     print(
         f"cameras {args.width}x{args.height}, GOP {GOP} at {FPS} fps, {args.phases} keyframe phases, frames sent at "
         f"{min(args.frame_slots, args.phases)} instant(s) per frame interval, broadcaster at nice "
-        f"{args.broadcaster_nice}; "
+        f"{args.broadcaster_nice}, "
+        + ("phases in turn; " if args.random_phases is None else f"random phases (seed {args.random_phases}); ")
         + (
             "known cameras (reference and last signature stored)"
             if args.known_cameras
