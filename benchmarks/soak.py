@@ -410,7 +410,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=1800.0, help="seconds left out of the slopes")
     parser.add_argument("--sample-every", type=float, default=10.0)
     parser.add_argument("--live-interval", type=float, default=60.0)
-    parser.add_argument("--frame-interval", type=float, default=1800.0)
+    parser.add_argument(
+        "--frame-interval",
+        type=float,
+        default=900.0,
+        help="two whole frame sweeps fit in the warm-up: a camera's state is complete only after its second frame "
+        "probe (the first has no reference or last signature to compare against, so fewer scores)",
+    )
     parser.add_argument("--flap-min", type=float, default=60.0)
     parser.add_argument("--flap-max", type=float, default=600.0)
     parser.add_argument("--size", default="360p", help="the simulator's picture size")
