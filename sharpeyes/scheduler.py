@@ -315,7 +315,8 @@ class Scheduler:
                 task = asyncio.create_task(self._slot(cam, module, t0 + offset, run))
                 self._slots.add(task)
                 task.add_done_callback(self._slots.discard)
-                tasks.add(task)
+                tasks.add(task)  # only while it runs: a sweep holds its slots in flight, not every finished one
+                task.add_done_callback(tasks.discard)
         finally:
             stop_waiter.cancel()
         if tasks:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -329,3 +330,24 @@ async def test_a_stall_early_in_a_probe_does_not_void_its_later_timeout(monkeypa
     stats = rt.sweeps["live"]
     assert stats.skipped == {} and stats.outcomes == {"failure": 1}
     assert [(t.camera_id, t.to_state) for _, t in rt.store.pending] == [("c0", "down")]
+
+
+async def test_a_sweep_does_not_hold_its_finished_slots(fake: FakeProber) -> None:
+    """Memory of a sweep in progress is its slots in flight: a finished slot's task is let go at once, not kept
+    until the sweep ends (a 30-minute frame sweep of 5,000 cameras held ~2 MB of finished tasks, a sawtooth the
+    soak's RSS slope measured as growth)."""
+    rt, sched = make(city(40), module(interval=4.0, timeout=1.0))
+    sched.start()
+    try:
+        await wait_for(lambda: len(fake.started) >= 10)
+        assert rt.sweeps["live"].sweeps == 0  # the sweep is still going, its first slots are done
+        gc.collect()
+        finished = [o for o in gc.get_objects() if isinstance(o, asyncio.Task) and o.done() and _is_slot(o)]
+        assert len(finished) <= 1, finished  # at most the one the sweep's loop just created (its local variable)
+    finally:
+        await sched.stop()
+
+
+def _is_slot(task: asyncio.Task[object]) -> bool:
+    coro = task.get_coro()
+    return getattr(coro, "__qualname__", "") == "Scheduler._slot"
