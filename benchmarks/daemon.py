@@ -107,7 +107,7 @@ async def main(n: int, interval: float) -> None:
     await sched.stop()
     cpu = time.process_time() - cpu0
     assert stats.last_duration_s is not None
-    lags = sorted(stats.recent_lags)
+    lags = sorted(stats.last_lags)
     print(f"cameras {n}, interval {interval:.0f} s")
     print(f"sweep: {stats.last_duration_s:.1f} s (within interval: {stats.last_duration_s <= interval}); "
           f"outcomes {dict(stats.outcomes)}, skipped {dict(stats.skipped)}")  # fmt: skip

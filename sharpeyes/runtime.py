@@ -8,7 +8,8 @@ on the event loop, so readers see either the old configuration or the new one, n
 from __future__ import annotations
 
 import time
-from collections import defaultdict, deque
+from array import array
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -41,7 +42,7 @@ class SweepStats:
     sweeps: int = 0
     scheduled: int = 0
     outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    recent_lags: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
+    last_lags: array[float] = field(default_factory=lambda: array("d"))  # the last completed sweep's slot lags
     overrun_sweeps_pending: int = 0
     retries: int = 0
     last_duration_s: float | None = None

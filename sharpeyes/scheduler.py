@@ -57,6 +57,7 @@ import random
 import resource
 import time
 import weakref
+from array import array
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -146,7 +147,7 @@ class SweepRun:
 
     start_by: float
     retries_left: int
-    lags: list[float]
+    lags: array[float]  # 8 bytes a slot
 
 
 class Scheduler:
@@ -302,7 +303,7 @@ class Scheduler:
         stats.scheduled += len(order)
         tasks: set[asyncio.Task[None]] = set()
         budget = max(MIN_RETRY_BUDGET, math.ceil(self.limits.retry_share * len(order)))
-        run = SweepRun(start_by=t0 + start_by, retries_left=budget, lags=[])
+        run = SweepRun(start_by=t0 + start_by, retries_left=budget, lags=array("d"))
         stop_waiter = asyncio.ensure_future(self._stopping.wait())
         try:
             for i, (offset, cam) in enumerate(order):
@@ -348,11 +349,12 @@ class Scheduler:
         stats.skipped["missed"] += (missed - overrun) * n_cameras
         log.warning("module %s: %d sweep(s) not run (%d overrun)", name, missed, overrun)
 
-    def _finish_sweep(self, stats: SweepStats, module: ProbeModule, t0: float, lags: list[float]) -> None:
+    def _finish_sweep(self, stats: SweepStats, module: ProbeModule, t0: float, lags: array[float]) -> None:
         duration = time.monotonic() - t0
         stats.sweeps += 1
         stats.last_duration_s = duration
         stats.last_lag_s = max(lags, default=0.0)
+        stats.last_lags = lags
         stats.max_lag_s = max(stats.max_lag_s, stats.last_lag_s)
         if duration > module.interval_s:
             stats.overruns += 1
@@ -442,7 +444,6 @@ class Scheduler:
             if slot_at is not None:
                 lag = max(0.0, time.monotonic() - slot_at)
                 run.lags.append(lag)
-                self._stats(module.name).recent_lags.append(lag)
             return await self._probe_judged(cam, module)
         except BackPressureError as exc:
             self._warn_skip(module.name, exc.skip_reason, str(exc))

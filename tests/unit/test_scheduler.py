@@ -351,3 +351,13 @@ async def test_a_sweep_does_not_hold_its_finished_slots(fake: FakeProber) -> Non
 def _is_slot(task: asyncio.Task[object]) -> bool:
     coro = task.get_coro()
     return getattr(coro, "__qualname__", "") == "Scheduler._slot"
+
+
+async def test_the_last_sweeps_slot_lags_are_kept_and_nothing_older(fake: FakeProber) -> None:
+    """Each completed sweep replaces the kept slot lags (memory bounded by one sweep, not by the run's length)."""
+    rt, sched = make(city(12), module(interval=1.0, timeout=0.3))
+    await run_sweeps(rt, sched, 2)
+    stats = rt.sweeps["live"]
+    assert stats.sweeps >= 2
+    assert 1 <= len(stats.last_lags) <= 12  # one sweep's slots, not the two sweeps' 24
+    assert max(stats.last_lags) == stats.last_lag_s
