@@ -64,10 +64,8 @@ class _Exchange:
     its socket (or a reset) before a whole answer: :class:`WorkerCrashedError`; an answer that cannot be read is
     a :class:`WorkerError`. Either way the job failed and the worker is replaced."""
 
-    def __init__(self, fd: int, payload: memoryview | bytes, on_answer: Callable[[Any], None] | None = None) -> None:
+    def __init__(self, fd: int, payload: memoryview | bytes) -> None:
         self.fd = fd
-        self.on_answer = on_answer  # called in the read callback once a whole answer is in, before the result
-        self.attached = False
         size = len(payload)
         header = struct.pack("!i", size) if size <= 0x7FFFFFFF else struct.pack("!iQ", -1, size)
         self.out = [memoryview(header), memoryview(payload).cast("B")]  # written as they are: no copy of the job
@@ -83,21 +81,13 @@ class _Exchange:
         if self.out and not self.done.done():
             loop.add_writer(self.fd, self._write)
         loop.add_reader(self.fd, self._read)
-        self.attached = True
         try:
             return await self.done
         finally:
-            self._detach()
-            self.done = None  # else future → exception → traceback → this frame → future: a cycle that keeps a
-            # dead worker's pipes open until the garbage collector runs
-
-    def _detach(self) -> None:
-        """Stop watching the socket (once): after a whole answer the worker may already carry the next job."""
-        if self.attached:
-            self.attached = False
-            loop = asyncio.get_running_loop()
             loop.remove_reader(self.fd)
             loop.remove_writer(self.fd)
+            self.done = None  # else future → exception → traceback → this frame → future: a cycle that keeps a
+            # dead worker's pipes open until the garbage collector runs
 
     def _fail(self, exc: BaseException) -> None:
         if self.done is not None and not self.done.done():
@@ -138,14 +128,9 @@ class _Exchange:
             self._fail(WorkerCrashedError("worker died"))
         elif self.body is not None and self.got == len(self.body) and self.done is not None and not self.done.done():
             try:
-                answer = _ForkingPickler.loads(self.body)
+                self.done.set_result(_ForkingPickler.loads(self.body))
             except Exception as exc:  # an answer that does not unpickle: the worker is replaced (run's finally)
                 self._fail(WorkerError(f"worker sent an answer that does not load ({type(exc).__name__})"))
-                return
-            self._detach()
-            if self.on_answer is not None:
-                self.on_answer(answer)
-            self.done.set_result(answer)
 
     def _read_head(self) -> int:
         """Read the header (with whatever of the body came along); the byte count read (0: end of the socket)."""
@@ -200,29 +185,6 @@ class JobTimes:
 class _Worker:
     process: BaseProcess
     conn: multiprocessing.connection.Connection
-
-
-@dataclass(slots=True, eq=False)
-class _Lease:
-    """One job's hold on a worker. The worker goes back to the idle queue from the read callback that completes
-    its answer, so a waiting job is woken in that same loop turn; before this, the job's own task had to resume
-    first (one more loop turn, 0.5–1.6 ms between jobs on a busy loop, the worker idle meanwhile)."""
-
-    pool: WorkerPool
-    idle: asyncio.Queue[_Worker]
-    worker: _Worker
-    started: float
-    times: JobTimes | None
-    answer: tuple[bool, Any] | None = None
-
-    def give_back(self, answer: tuple[bool, Any]) -> None:
-        self.answer = answer
-        wall = asyncio.get_running_loop().time() - self.started
-        pool = self.pool
-        pool.job_wall_s = wall if pool.job_wall_s is None else 0.9 * pool.job_wall_s + 0.1 * wall
-        if self.times is not None:
-            self.times.ran_s = wall
-        self.idle.put_nowait(self.worker)
 
 
 class WorkerPool:
@@ -315,31 +277,33 @@ class WorkerPool:
         if times is not None:
             times.queued_s = started - asked
         end = min(limit_end, started + run_s) if run_s is not None else limit_end
-        lease = _Lease(self, queue, worker, started, times)
+        healthy = False
         try:
-            result = await self._exchange(worker, job, end, lease.give_back)
+            result = await self._exchange(worker, job, end)
+            healthy = True
+            wall = loop.time() - started
+            self.job_wall_s = wall if self.job_wall_s is None else 0.9 * self.job_wall_s + 0.1 * wall
+            if times is not None:
+                times.ran_s = wall
         except JobTimeoutError:
-            if lease.answer is None:
-                raise JobTimeoutError(
-                    "job timed out; worker killed", ran_s=loop.time() - started, cut_by_limit=end >= limit_end
-                ) from None
-            result = lease.answer  # the whole answer came in as the time ran out: it counts
+            raise JobTimeoutError(
+                "job timed out; worker killed", ran_s=loop.time() - started, cut_by_limit=end >= limit_end
+            ) from None
         finally:
-            if lease.answer is None:  # crashed, hung or interrupted mid-job
+            if healthy:
+                queue.put_nowait(worker)
+            else:
                 self._replace(worker)
         ok, value = result
         if not ok:
             raise WorkerError(str(value))
         return value
 
-    async def _exchange(
-        self, worker: _Worker, job: object, end: float, on_answer: Callable[[Any], None]
-    ) -> tuple[bool, Any]:
+    async def _exchange(self, worker: _Worker, job: object, end: float) -> tuple[bool, Any]:
         """Send ``job`` and read the answer on the event loop: the worker's socket is non-blocking and its reader
         and writer callbacks move the bytes, so a job costs no thread hand-offs (the two per job cost ~2 ms of the
-        prober's CPU in all, and each waited for the GIL while the loop was busy, the worker idle meanwhile).
-        ``on_answer`` runs in the read callback as soon as the whole answer is in."""
-        exchange = _Exchange(worker.conn.fileno(), _ForkingPickler.dumps(job), on_answer)
+        prober's CPU in all, and each waited for the GIL while the loop was busy, the worker idle meanwhile)."""
+        exchange = _Exchange(worker.conn.fileno(), _ForkingPickler.dumps(job))
         try:
             async with asyncio.timeout_at(end):
                 return await exchange.run()

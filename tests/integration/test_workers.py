@@ -9,14 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sharpeyes.probers.workers import (
-    JobTimeoutError,
-    JobTimes,
-    PoolBusyError,
-    WorkerCrashedError,
-    WorkerError,
-    WorkerPool,
-)
+from sharpeyes.probers.workers import JobTimeoutError, PoolBusyError, WorkerCrashedError, WorkerError, WorkerPool
 
 H = "tests.integration.worker_handlers"
 
@@ -109,30 +102,6 @@ async def test_handler_exception_is_a_result_and_the_worker_lives(pool_factory: 
 async def test_workers_are_reused(pool_factory: list[WorkerPool]) -> None:
     pool = _pool(pool_factory, "pid", size=1)
     assert await pool.run(None, 30) == await pool.run(None, 30)
-
-
-async def test_a_waiting_job_gets_the_worker_before_the_finished_jobs_caller_resumes(
-    pool_factory: list[WorkerPool],
-) -> None:
-    """The worker goes back to the idle queue from the read callback that completes an answer: by the time the
-    finished job's caller runs again, the next waiting job already holds the worker (no loop turn lost between
-    jobs), and the finished job's result and times are intact."""
-    pool = _pool(pool_factory, "nap", size=1)
-    first_times, second_times = JobTimes(), JobTimes()
-
-    async def first_job() -> tuple[float, float]:
-        value = await pool.run(0.3, 10, run_s=5.0, times=first_times)
-        return value, second_times.queued_s  # looked at in the very step in which the first job's call returns
-
-    first = asyncio.create_task(first_job())
-    await asyncio.sleep(0.05)
-    second = asyncio.create_task(pool.run(0.01, 10, run_s=5.0, times=second_times))
-    value, second_waited = await first
-    assert value == 0.3
-    assert second_waited > 0.1  # the second job had waited for the first, and already holds the worker
-    assert 0.25 < first_times.ran_s < 5.0
-    assert await second == 0.01
-    assert pool.replaced == 0 and pool.job_wall_s is not None
 
 
 async def test_queueing_does_not_count_against_the_jobs_own_time(pool_factory: list[WorkerPool]) -> None:
