@@ -337,15 +337,21 @@ async def test_a_sweep_does_not_hold_its_finished_slots(fake: FakeProber) -> Non
     until the sweep ends (a 30-minute frame sweep of 5,000 cameras held ~2 MB of finished tasks, a sawtooth the
     soak's RSS slope measured as growth)."""
     rt, sched = make(city(40), module(interval=4.0, timeout=1.0))
+    gc.collect()
+    earlier = {id(t) for t in _finished_slots()}  # other tests' schedulers may leave theirs behind
     sched.start()
     try:
         await wait_for(lambda: len(fake.started) >= 10)
         assert rt.sweeps["live"].sweeps == 0  # the sweep is still going, its first slots are done
         gc.collect()
-        finished = [o for o in gc.get_objects() if isinstance(o, asyncio.Task) and o.done() and _is_slot(o)]
+        finished = [t for t in _finished_slots() if id(t) not in earlier]
         assert len(finished) <= 1, finished  # at most the one the sweep's loop just created (its local variable)
     finally:
         await sched.stop()
+
+
+def _finished_slots() -> list[asyncio.Task[object]]:
+    return [o for o in gc.get_objects() if isinstance(o, asyncio.Task) and o.done() and _is_slot(o)]
 
 
 def _is_slot(task: asyncio.Task[object]) -> bool:
