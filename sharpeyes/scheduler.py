@@ -13,12 +13,16 @@ retries at most ``retry_share`` of its slots (at least :data:`MIN_RETRY_BUDGET`)
 correlated failure is not a lost packet.
 
 Overload (RELIABILITY.md R1-1): a ``timeout`` whose timer fired while the event loop itself was stalled
-(:class:`~sharpeyes.looplag.LoopLagMonitor`: a lag of ``overload_lag_share`` of the module's read timeout, at
-least :data:`OVERLOAD_MIN_LAG_S`, within the last :data:`OVERLOAD_WINDOW_S`) says more about this host than about
-the camera: when a stalled loop resumes, an expired timer runs before the task whose answer has just been read,
-so an answer waiting in the socket buffer is lost. Such a result is not recorded; the slot is skipped as
-``overload`` (counted, logged at most once a minute) and the camera is probed again next sweep. A stall earlier
-in the probe does not count: once the loop resumed, the camera's answer would have been read.
+(:class:`~sharpeyes.looplag.LoopLagMonitor`: a lag of ``overload_lag_share`` of the module's read timeout, at least
+:data:`OVERLOAD_MIN_LAG_S`, within the last :data:`OVERLOAD_WINDOW_S` and since the probe began) says more about
+this host than about the camera: when a stalled loop resumes, an expired timer runs before the task whose answer has
+just been read, so an answer waiting in the socket buffer is lost. Such a result is not recorded: the camera is
+probed once more after a jittered pause, before the slot's start-by and within a re-probe budget the size of the
+retry budget (its own: blackholed cameras spending the retries must not leave voided slots unprobed), so that a
+change it would have shown is recorded in this sweep, not the next; that probe's result is the slot's. When there is
+no time or budget left, or that probe is voided too, the slot is skipped as ``overload`` (counted, logged at most
+once a minute) and the camera is probed again next sweep. A stall earlier in the probe does not count: once the loop
+resumed, the camera's answer would have been read.
 
 Limits: ``per_host`` probes at a time per host (default one: an NVR's channels, a camera's streams), then a
 global concurrency limit (host first, so a busy host never holds a global permit while it waits). Each probe
@@ -143,10 +147,12 @@ class Limits:
 
 @dataclass(slots=True)
 class SweepRun:
-    """One sweep's shared state: its start-by time, the slots' start lags, the retries it may still spend."""
+    """One sweep's shared state: its start-by time, the slots' start lags, the retries and re-probes it may still
+    spend."""
 
     start_by: float
     retries_left: int
+    reprobes_left: int  # of slots voided as ``overload``
     lags: array[float]  # 8 bytes a slot
 
 
@@ -303,7 +309,7 @@ class Scheduler:
         stats.scheduled += len(order)
         tasks: set[asyncio.Task[None]] = set()
         budget = max(MIN_RETRY_BUDGET, math.ceil(self.limits.retry_share * len(order)))
-        run = SweepRun(start_by=t0 + start_by, retries_left=budget, lags=array("d"))
+        run = SweepRun(start_by=t0 + start_by, retries_left=budget, reprobes_left=budget, lags=array("d"))
         stop_waiter = asyncio.ensure_future(self._stopping.wait())
         try:
             for i, (offset, cam) in enumerate(order):
@@ -398,6 +404,8 @@ class Scheduler:
 
     async def _acquire_and_probe(self, cam: Camera, module: ProbeModule, slot_at: float, run: SweepRun) -> str:
         result = await self._attempt(cam, module, run, slot_at)
+        if result == "overload":
+            result = await self._reprobe_after_overload(cam, module, run)
         retries = self.limits.retries
         while isinstance(result, ProbeResult) and result.reason in RETRYABLE and retries > 0 and run.retries_left > 0:
             # a transient failure (lost packet, busy camera): once more after a jittered pause, if there is
@@ -419,6 +427,27 @@ class Scheduler:
         if result.reason is Reason.LOCKED_OUT_BACKOFF:
             return "backoff"  # the prober did not touch the camera (repeated auth failures): a skip
         return "ok" if result.ok else "failure"
+
+    async def _reprobe_after_overload(self, cam: Camera, module: ProbeModule, run: SweepRun) -> ProbeResult | str:
+        """The slot's probe was voided as ``overload``: probe once more after a jittered pause (the stall is
+        over by then), from the sweep's re-probe budget and before its start-by, so that a change the voided probe
+        would have seen is recorded in this sweep rather than the next. Still ``overload`` when it cannot."""
+        pause = random.uniform(*self.limits.retry_jitter_s)
+        if run.reprobes_left <= 0 or time.monotonic() + pause >= run.start_by or self._stopping.is_set():
+            return self._overloaded(module, "no time or re-probe budget left to probe it again in this sweep")
+        run.reprobes_left -= 1
+        await asyncio.sleep(pause)
+        self._stats(module.name).retries += 1
+        result = await self._attempt(cam, module, run, None)
+        if result == "overload":
+            return self._overloaded(module, "and again when probed again")
+        return result
+
+    def _overloaded(self, module: ProbeModule, detail: str) -> str:
+        lagged = self.loop_lag.lag_since(time.monotonic() - OVERLOAD_WINDOW_S)
+        self._warn_skip(module.name, "overload", f"the event loop lagged as the probe timed out, {detail}; "
+                        f"lag in the last second {lagged:.2f} s")  # fmt: skip
+        return "overload"
 
     async def _attempt(
         self, cam: Camera, module: ProbeModule, run: SweepRun, slot_at: float | None
@@ -453,12 +482,13 @@ class Scheduler:
 
     async def _probe_judged(self, cam: Camera, module: ProbeModule) -> ProbeResult | str:
         """Probe; a ``timeout`` that fired while the event loop was stalled is ours, not the camera's: the
-        ``overload`` skip (RELIABILITY R1-1)."""
+        ``overload`` skip (RELIABILITY R1-1). Only a stall during this probe counts (one before it began, such as
+        the one that voided the previous attempt, delayed no timer of this one)."""
+        started = time.monotonic()
         result = await self._probe_tracked(cam, module)
         if result.reason is Reason.TIMEOUT:
-            lagged = self.loop_lag.lag_since(time.monotonic() - OVERLOAD_WINDOW_S)
+            lagged = self.loop_lag.lag_since(max(started, time.monotonic() - OVERLOAD_WINDOW_S))
             if lagged >= max(OVERLOAD_MIN_LAG_S, self.limits.overload_lag_share * module.read_timeout_s):
-                self._warn_skip(module.name, "overload", f"the event loop lagged {lagged:.2f} s as it timed out")
                 return "overload"
         return result
 

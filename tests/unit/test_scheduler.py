@@ -288,30 +288,68 @@ async def test_a_sweep_retries_at_most_its_retry_share_of_slots(monkeypatch: pyt
     assert stats.outcomes == {"failure": 40}
 
 
-async def test_a_timeout_while_the_event_loop_lagged_is_an_overload_skip_not_an_outage(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """RELIABILITY R1-1: the camera's first probe times out just after the loop was held for 0.4 s (a starved
-    host; its answer may wait unread): skipped as ``overload``, nothing recorded, no retry. Next sweep it times
-    out on a free loop: a real failure, retried once, then recorded down."""
-    calls: list[float] = []
+def starved_first_call(calls: list[float], answer: Callable[[int], Reason]) -> Callable[..., object]:
+    """A prober whose first call holds the loop 0.4 s (what CPU starvation does to every coroutine) and then
+    times out; call ``n`` (from 1) answers ``answer(n)`` after 0.1 s."""
 
-    async def starved(target: ProbeTarget, module: ProbeModule, *, deadline: Deadline) -> ProbeResult:
+    async def prober(target: ProbeTarget, module: ProbeModule, *, deadline: Deadline) -> ProbeResult:
         calls.append(time.monotonic())
         if len(calls) == 1:
-            time.sleep(0.4)  # the loop is held: what CPU starvation does to every coroutine
+            time.sleep(0.4)
         await asyncio.sleep(0.1)
-        return ResultBuilder(target, module.name).finish(Reason.TIMEOUT)
+        return ResultBuilder(target, module.name).finish(Reason.TIMEOUT if len(calls) == 1 else answer(len(calls)))
 
-    monkeypatch.setitem(PROBERS, "rtsp", starved)
-    rt, sched = make(city(1), module(interval=2.0, timeout=1.0), Limits(retry_jitter_s=(0.01, 0.02)))
+    return prober
+
+
+async def test_a_timeout_while_the_event_loop_lagged_is_probed_again_in_the_same_sweep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """RELIABILITY R1-1: the camera's probe times out just after the loop was held for 0.4 s (its answer may wait
+    unread): that result is void, and the camera is probed again a moment later in the same sweep. It answers:
+    recorded up, no skip, no outage."""
+    calls: list[float] = []
+    monkeypatch.setitem(PROBERS, "rtsp", starved_first_call(calls, lambda _: Reason.OK))
+    rt, sched = make(city(1), module(interval=6.0, timeout=1.0), Limits(retry_jitter_s=(0.01, 0.02)))
+    await run_sweeps(rt, sched, 1, timeout=8.0)
+    stats = rt.sweeps["live"]
+    assert stats.outcomes == {"ok": 1} and not stats.skipped and stats.retries == 1
+    assert len(calls) == 2 and 0.5 <= calls[1] - calls[0] < 1.0
+    assert [(t.camera_id, t.to_state) for _, t in rt.store.pending] == [("c0", "up")]
+    exported = {s.name: s.value for m in SharpeyesCollector(rt).collect() for s in m.samples}
+    assert 0.3 <= exported["sharpeyes_event_loop_lag_seconds_total"] < 1.0  # the hold, less up to one tick
+
+
+async def test_a_camera_that_went_dark_during_a_stall_is_recorded_down_in_the_same_sweep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The voided probe's camera really is blackholed: probed again it times out on a free loop, a real failure,
+    retried once as any timeout is, then recorded down — in this sweep, not the next (soak R2: late onsets)."""
+    calls: list[float] = []
+    monkeypatch.setitem(PROBERS, "rtsp", starved_first_call(calls, lambda _: Reason.TIMEOUT))
+    rt, sched = make(city(1), module(interval=6.0, timeout=1.0), Limits(retry_jitter_s=(0.01, 0.02)))
+    await run_sweeps(rt, sched, 1, timeout=8.0)
+    stats = rt.sweeps["live"]
+    assert stats.outcomes == {"failure": 1} and not stats.skipped
+    assert len(calls) == 3 and stats.retries == 2
+    assert [(t.camera_id, t.to_state) for _, t in rt.store.pending] == [("c0", "down")]
+
+
+async def test_a_voided_probe_without_retry_budget_is_an_overload_skip_probed_next_sweep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With no retry budget left in the sweep the voided slot is skipped as ``overload``: nothing recorded.
+    Next sweep the camera times out on a free loop and is recorded down."""
+    calls: list[float] = []
+    monkeypatch.setitem(PROBERS, "rtsp", starved_first_call(calls, lambda _: Reason.TIMEOUT))
+    monkeypatch.setattr("sharpeyes.scheduler.MIN_RETRY_BUDGET", 0)
+    limits = Limits(retry_jitter_s=(0.01, 0.02), retry_share=0.0)
+    rt, sched = make(city(1), module(interval=2.0, timeout=1.0), limits)
     await run_sweeps(rt, sched, 2)
     stats = rt.sweeps["live"]
     assert stats.skipped == {"overload": 1} and stats.outcomes == {"failure": 1}
-    assert len(calls) == 3 and stats.retries == 1
+    assert len(calls) == 2 and stats.retries == 0
     assert [(t.camera_id, t.to_state) for _, t in rt.store.pending] == [("c0", "down")]
-    exported = {s.name: s.value for m in SharpeyesCollector(rt).collect() for s in m.samples}
-    assert 0.3 <= exported["sharpeyes_event_loop_lag_seconds_total"] < 1.0  # the hold, less up to one tick
 
 
 async def test_a_stall_early_in_a_probe_does_not_void_its_later_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
