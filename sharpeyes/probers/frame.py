@@ -57,7 +57,15 @@ from sharpeyes.quality.signature import Signature
 from sharpeyes.quality.store import get_store
 from sharpeyes.rtsp.client import RtspClient
 from sharpeyes.rtsp.errors import RtspError, RtspTimeoutError
-from sharpeyes.rtsp.h264 import AccessUnit, depacketizer_for, is_non_key_slice, parse_rtp, rtp_order
+from sharpeyes.rtsp.h264 import (
+    AccessUnit,
+    H264Depacketizer,
+    H265Depacketizer,
+    depacketizer_for,
+    is_non_key_slice,
+    parse_rtp,
+    rtp_order,
+)
 from sharpeyes.rtsp.sdp import MediaDescription
 from sharpeyes.settings import ProbeModule
 
@@ -289,6 +297,34 @@ async def _grab(
         raise
 
 
+@dataclass(slots=True)
+class _Pictures:
+    """The access units a probe keeps: the first complete keyframe, then the pictures up to the one ``after`` RTP
+    clock ticks later (the in-probe freeze check)."""
+
+    after: int
+    units: list[AccessUnit]
+    size: int = 0
+
+    def take(self, unit: AccessUnit) -> tuple[list[AccessUnit], bool] | None:
+        """Keep ``unit``; ``None`` to read on, else the units to decode and whether they reach the second frame."""
+        units = self.units
+        if not units:
+            if unit.is_idr and unit.complete:
+                units.append(unit)
+                return (units, False) if self.after <= 0 else None
+            return None
+        if not unit.complete:  # a lost packet breaks the reference chain: keep the keyframe only
+            return units[:1], False
+        units.append(unit)
+        self.size += unit.size
+        if (unit.timestamp - units[0].timestamp) % (1 << 32) >= self.after:
+            return units, True
+        if len(units) >= MAX_UNITS or self.size > MAX_BYTES:
+            return units[:1], False
+        return None
+
+
 async def _read_media(
     client: RtspClient,
     channel: int,
@@ -297,50 +333,50 @@ async def _read_media(
     builder: ResultBuilder,
     budget: float,
 ) -> Grab:
-    """Read RTP up to a complete keyframe, then on to the second frame, all within ``budget`` seconds."""
+    """Read RTP up to a complete keyframe, then on to the second frame, all within ``budget`` seconds. Packets are
+    taken a read's worth at a time (:meth:`RtspClient.read_frames`); until a keyframe is complete, non-key slices
+    are passed over without being depacketized."""
     codec = video.codec or ""
     depack = depacketizer_for(codec)
     clock = video.rtpmap.get(video.payload_type or -1, ("", 90000))[1] or 90000
-    after = round(module.frame.second_frame_after_s * clock)
+    kept = _Pictures(round(module.frame.second_frame_after_s * clock), [])
     builder.enter(Phase.FIRST_BYTE)
-    end = asyncio.get_running_loop().time() + budget
-    units: list[AccessUnit] = []
-    size = 0
     try:
-        async with asyncio.timeout_at(end):
+        async with asyncio.timeout_at(asyncio.get_running_loop().time() + budget):
             while True:
-                frame = await client.read_frame()
-                if frame.channel != channel:
-                    continue
-                if builder.phase is Phase.FIRST_BYTE:
-                    builder.observe("ttfb_s", round(time.monotonic() - builder.started_mono, 6))
-                    builder.enter(Phase.KEYFRAME)
-                if not units and is_non_key_slice(codec, frame.payload):  # the bulk of the wait: skipped cheaply
-                    done = depack.skip(*rtp_order(frame.payload))
-                else:
-                    done = depack.push(parse_rtp(frame.payload))
-                for unit in done:
-                    if not units:
-                        if unit.is_idr and unit.complete:
-                            units.append(unit)
-                            builder.observe("keyframe_s", round(time.monotonic() - builder.started_mono, 6))
-                            if after <= 0:
-                                return _finish(codec, video, units, False, builder)
-                        continue
-                    if not unit.complete:  # a lost packet breaks the reference chain: keep the keyframe only
-                        return _finish(codec, video, units[:1], False, builder)
-                    units.append(unit)
-                    size += unit.size
-                    if (unit.timestamp - units[0].timestamp) % (1 << 32) >= after:
-                        return _finish(codec, video, units, True, builder)
-                    if len(units) >= MAX_UNITS or size > MAX_BYTES:
-                        return _finish(codec, video, units[:1], False, builder)
+                for frame in await client.read_frames():
+                    if frame.channel == channel:
+                        chosen = _take_packet(frame.payload, codec, depack, kept, builder)
+                        if chosen is not None:
+                            return _finish(codec, video, *chosen, builder)
     except (TimeoutError, RtspTimeoutError):
-        if units:
-            return _finish(codec, video, units[:1], False, builder)
+        if kept.units:
+            return _finish(codec, video, kept.units[:1], False, builder)
         if builder.phase is Phase.FIRST_BYTE:
             raise NoMediaError("no RTP before the deadline") from None
         raise NoMediaError("no decodable keyframe before the deadline") from None
+
+
+def _take_packet(
+    payload: bytes, codec: str, depack: H264Depacketizer | H265Depacketizer, kept: _Pictures, builder: ResultBuilder
+) -> tuple[list[AccessUnit], bool] | None:
+    """One RTP packet of the video channel: depacketized (a non-key slice before any keyframe is passed over
+    without copying its payload), and the units it completes offered to ``kept``."""
+    if builder.phase is Phase.FIRST_BYTE:
+        builder.observe("ttfb_s", round(time.monotonic() - builder.started_mono, 6))
+        builder.enter(Phase.KEYFRAME)
+    if not kept.units and is_non_key_slice(codec, payload):
+        done = depack.skip(*rtp_order(payload))
+    else:
+        done = depack.push(parse_rtp(payload))
+    for unit in done:
+        had_keyframe = bool(kept.units)
+        chosen = kept.take(unit)
+        if kept.units and not had_keyframe:
+            builder.observe("keyframe_s", round(time.monotonic() - builder.started_mono, 6))
+        if chosen is not None:
+            return chosen
+    return None
 
 
 def _finish(codec: str, video: MediaDescription, units: list[AccessUnit], second: bool, builder: ResultBuilder) -> Grab:

@@ -243,6 +243,26 @@ class RtspClient:
             elif isinstance(event, InterleavedFrame):
                 return event
 
+    async def read_frames(self) -> list[InterleavedFrame]:
+        """The interleaved frames available now, at least one (waiting for it if need be), in order: those queued
+        while a response was awaited, else every complete one in the buffer. Skips server requests and
+        unsolicited responses. The same frames as :meth:`read_frame` gives one at a time, for a fraction of the
+        cost per packet (what a frame probe reads while it waits for a keyframe)."""
+        if self._frames:
+            frames = list(self._frames)
+            self._frames.clear()
+            self._queued_bytes = 0
+            return frames
+        while True:
+            frames = self._parser.take_frames()
+            if frames:
+                return frames
+            event = self._parser.next_event()
+            if event is None:
+                self._parser.feed(await self._conn.read())
+            elif isinstance(event, InterleavedFrame):
+                return [event]
+
     def teardown(self) -> None:
         """Send TEARDOWN for the session, best effort and without waiting for the answer."""
         if self.session is None:

@@ -140,6 +140,25 @@ class MessageParser:
         self._head = head
         return self._take_body(head)
 
+    def take_frames(self) -> list[InterleavedFrame]:
+        """Every complete interleaved frame at the front of the buffer, in order: media in bulk, one call per read
+        rather than one per packet. Stops at anything else (a message, a blank line, a partial frame), which
+        :meth:`next_event` then handles; empty while a message body is being read."""
+        buf = self._buf
+        if self._head is not None:
+            return []
+        frames: list[InterleavedFrame] = []
+        pos, end = 0, len(buf)
+        while pos + 4 <= end and buf[pos] == 0x24:  # '$'
+            stop = pos + 4 + (buf[pos + 2] << 8 | buf[pos + 3])
+            if stop > end:
+                break
+            frames.append(InterleavedFrame(buf[pos + 1], bytes(buf[pos + 4 : stop])))
+            pos = stop
+        if pos:
+            del buf[:pos]
+        return frames
+
     def _skip_blank_lines(self) -> None:
         n = 0
         while n < len(self._buf) and self._buf[n] in (0x0D, 0x0A):

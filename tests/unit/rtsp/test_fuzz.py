@@ -19,7 +19,7 @@ from sharpeyes.rtsp.h264 import (
     h265_sps_size,
     parse_rtp,
 )
-from sharpeyes.rtsp.message import Event, Limits, MessageParser, Response
+from sharpeyes.rtsp.message import Event, InterleavedFrame, Limits, MessageParser, Response
 from sharpeyes.rtsp.sdp import MAX_MEDIA, parse_sdp
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -160,3 +160,65 @@ def test_depacketizer_raises_only_protocol_errors_and_is_bounded(
                     assert unit.annexb().count(b"\x00\x00\x00\x01") >= len(unit.nal_units)
         except ProtocolError:
             pass
+
+
+_frame = st.builds(
+    lambda channel, payload: b"$" + bytes([channel]) + len(payload).to_bytes(2, "big") + payload,
+    st.integers(0, 255),
+    st.binary(max_size=70),
+)
+_other = st.sampled_from(
+    [
+        b"\r\n",
+        b"RTSP/1.0 200 OK\r\nCSeq: 7\r\n\r\n",
+        b"RTSP/1.0 200 OK\r\nCSeq: 8\r\nContent-Length: 6\r\n\r\n$\x00\x00\x02ab",  # a body that looks like media
+        b"GET_PARAMETER rtsp://h/x RTSP/1.0\r\nCSeq: 9\r\n\r\n",
+    ]
+)
+
+
+def _plain(events: list[Event]) -> list[tuple[object, ...]]:
+    """Events as comparable tuples (headers compare by identity)."""
+    out: list[tuple[object, ...]] = []
+    for e in events:
+        if isinstance(e, InterleavedFrame):
+            out.append((e.channel, e.payload))
+        else:
+            out.append((type(e).__name__, tuple(e.headers.items()), e.body))
+    return out
+
+
+def _drain_one_by_one(data: bytes, chunk: int) -> list[Event]:
+    parser, got = MessageParser(LIMITS), list[Event]()
+    for i in range(0, len(data), chunk):
+        parser.feed(data[i : i + chunk])
+        while (event := parser.next_event()) is not None:
+            got.append(event)
+    return got
+
+
+def _drain_in_bulk(data: bytes, chunk: int) -> list[Event]:
+    parser, got = MessageParser(LIMITS), list[Event]()
+    for i in range(0, len(data), chunk):
+        parser.feed(data[i : i + chunk])
+        while True:
+            frames = parser.take_frames()
+            got.extend(frames)
+            if frames:
+                continue
+            event = parser.next_event()
+            if event is None:
+                break
+            got.append(event)
+    return got
+
+
+@FUZZ
+@given(parts=st.lists(st.one_of(_frame, _frame, _other), max_size=30), chunk=st.integers(1, 200))
+def test_taking_frames_in_bulk_gives_the_same_events_as_one_at_a_time(parts: list[bytes], chunk: int) -> None:
+    """``take_frames`` (the frame prober's path) and ``next_event`` (one event at a time) agree on any valid stream
+    of media, blank lines, responses (one with a ``$`` body) and server requests, however it is chunked."""
+    data = b"".join(parts)
+    one_by_one = _plain(_drain_one_by_one(data, chunk))
+    assert _plain(_drain_in_bulk(data, chunk)) == one_by_one
+    assert sum(1 for p in parts if p.startswith(b"$")) == sum(1 for e in one_by_one if len(e) == 2)
