@@ -431,17 +431,21 @@ class Scheduler:
     async def _reprobe_after_overload(self, cam: Camera, module: ProbeModule, run: SweepRun) -> ProbeResult | str:
         """The slot's probe was voided as ``overload``: probe once more after a jittered pause (the stall is
         over by then), from the sweep's re-probe budget and before its start-by, so that a change the voided probe
-        would have seen is recorded in this sweep rather than the next. Still ``overload`` when it cannot."""
+        would have seen is recorded in this sweep rather than the next. Still ``overload`` when it cannot (no time
+        or budget, or the re-probe could not start or was voided too); ``shutdown`` when the daemon stops."""
+        if self._stopping.is_set():
+            return "shutdown"
         pause = random.uniform(*self.limits.retry_jitter_s)
-        if run.reprobes_left <= 0 or time.monotonic() + pause >= run.start_by or self._stopping.is_set():
+        if run.reprobes_left <= 0 or time.monotonic() + pause >= run.start_by:
             return self._overloaded(module, "no time or re-probe budget left to probe it again in this sweep")
         run.reprobes_left -= 1
         await asyncio.sleep(pause)
-        self._stats(module.name).retries += 1
         result = await self._attempt(cam, module, run, None)
-        if result == "overload":
-            return self._overloaded(module, "and again when probed again")
-        return result
+        if isinstance(result, ProbeResult) or result == "overload":
+            self._stats(module.name).retries += 1  # it ran: counted as a retry
+        if result == "shutdown" or isinstance(result, ProbeResult):
+            return result
+        return self._overloaded(module, f"and its re-probe was {result}")
 
     def _overloaded(self, module: ProbeModule, detail: str) -> str:
         lagged = self.loop_lag.lag_since(time.monotonic() - OVERLOAD_WINDOW_S)
@@ -483,11 +487,16 @@ class Scheduler:
     async def _probe_judged(self, cam: Camera, module: ProbeModule) -> ProbeResult | str:
         """Probe; a ``timeout`` that fired while the event loop was stalled is ours, not the camera's: the
         ``overload`` skip (RELIABILITY R1-1). Only a stall during this probe counts (one before it began, such as
-        the one that voided the previous attempt, delayed no timer of this one)."""
-        started = time.monotonic()
+        the one that voided the previous attempt, delayed no timer of this one): the lag is the least of that in the
+        last :data:`OVERLOAD_WINDOW_S` and the growth of the monitor's total since the probe began (that total
+        includes a wake-up overdue right now, so a stall the monitor has not yet recorded at the start is not
+        counted again)."""
+        lag_at_start = self.loop_lag.total()
         result = await self._probe_tracked(cam, module)
         if result.reason is Reason.TIMEOUT:
-            lagged = self.loop_lag.lag_since(max(started, time.monotonic() - OVERLOAD_WINDOW_S))
+            lagged = min(
+                self.loop_lag.lag_since(time.monotonic() - OVERLOAD_WINDOW_S), self.loop_lag.total() - lag_at_start
+            )
             if lagged >= max(OVERLOAD_MIN_LAG_S, self.limits.overload_lag_share * module.read_timeout_s):
                 return "overload"
         return result

@@ -236,7 +236,8 @@ def _sweep_metrics(rt: Runtime) -> Iterator[Metric]:
     sweeps = CounterMetricFamily("sharpeyes_sweeps", "Completed sweeps.", labels=["module"])
     retries = CounterMetricFamily(
         "sharpeyes_probe_retries",
-        "Quick retries after a transient failure (only the last result counts).",
+        "Quick retries after a transient failure, and re-probes of a slot voided as overload (only the last result "
+        "counts).",
         labels=["module"],
     )
     last = GaugeMetricFamily(

@@ -335,6 +335,31 @@ async def test_a_camera_that_went_dark_during_a_stall_is_recorded_down_in_the_sa
     assert [(t.camera_id, t.to_state) for _, t in rt.store.pending] == [("c0", "down")]
 
 
+async def test_a_stall_not_yet_seen_by_the_lag_monitor_when_the_reprobe_starts_does_not_void_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first probe holds the loop 0.4 s and times out at once; with no pause the re-probe starts in the same
+    loop turn, before the lag monitor's overdue wake-up has recorded that stall. The re-probe's own timeout, on a
+    free loop, is the camera's: recorded down in this sweep, not voided by the stall that ended before it began."""
+    calls: list[float] = []
+
+    async def prober(target: ProbeTarget, module: ProbeModule, *, deadline: Deadline) -> ProbeResult:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            time.sleep(0.4)
+        else:
+            await asyncio.sleep(0.1)
+        return ResultBuilder(target, module.name).finish(Reason.TIMEOUT)
+
+    monkeypatch.setitem(PROBERS, "rtsp", prober)
+    rt, sched = make(city(1), module(interval=6.0, timeout=1.0), Limits(retry_jitter_s=(0.0, 0.0)))
+    await run_sweeps(rt, sched, 1, timeout=8.0)
+    stats = rt.sweeps["live"]
+    assert stats.outcomes == {"failure": 1} and not stats.skipped, (stats.outcomes, stats.skipped)
+    assert len(calls) == 3
+    assert [(t.camera_id, t.to_state) for _, t in rt.store.pending] == [("c0", "down")]
+
+
 async def test_a_voided_probe_without_retry_budget_is_an_overload_skip_probed_next_sweep(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
