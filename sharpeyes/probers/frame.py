@@ -361,7 +361,7 @@ def _take_packet(
     payload: bytes, codec: str, depack: H264Depacketizer | H265Depacketizer, kept: _Pictures, builder: ResultBuilder
 ) -> tuple[list[AccessUnit], bool] | None:
     """One RTP packet of the video channel: depacketized (a non-key slice before any keyframe is passed over
-    without copying its payload), and the units it completes offered to ``kept``."""
+    without being depacketized), and the units it completes offered to ``kept``."""
     if builder.phase is Phase.FIRST_BYTE:
         builder.observe("ttfb_s", round(time.monotonic() - builder.started_mono, 6))
         builder.enter(Phase.KEYFRAME)

@@ -231,17 +231,17 @@ class RtspClient:
         return _check(await self.request("PLAY", self.control_url(control), [("Range", "npt=0.000-")]))
 
     async def read_frame(self) -> InterleavedFrame:
-        """The next interleaved frame; skips server requests and unsolicited responses."""
-        while True:
-            if self._frames:
-                frame = self._frames.popleft()
-                self._queued_bytes -= len(frame.payload)
-                return frame
-            event = self._parser.next_event()
-            if event is None:
-                self._parser.feed(await self._conn.read())
-            elif isinstance(event, InterleavedFrame):
-                return event
+        """The next interleaved frame; skips server requests and unsolicited responses (:meth:`read_frames`, one
+        at a time: the rest of a read waits in the queue, counted against its bound like frames queued during a
+        request)."""
+        if not self._frames:
+            first, *rest = await self.read_frames()  # the queue is empty: these come from the parser
+            self._frames.extend(rest)
+            self._queued_bytes += sum(len(frame.payload) for frame in rest)
+            return first
+        frame = self._frames.popleft()
+        self._queued_bytes -= len(frame.payload)
+        return frame
 
     async def read_frames(self) -> list[InterleavedFrame]:
         """The interleaved frames available now, at least one (waiting for it if need be), in order: those queued
