@@ -1,6 +1,9 @@
-"""The collector: values, exposition validity (promtool), hostile label values, no global registry."""
+"""The collector: values, exposition validity (promtool), hostile label values, no global registry, docs."""
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
@@ -102,3 +105,11 @@ def test_lean_writer_matches_prometheus_client() -> None:
         ln for ln in theirs.splitlines() if ln.startswith("#")
     ]
     assert promtool_check(ours.encode()).returncode == 0
+
+
+def test_every_metric_family_is_documented_in_dashboards_md() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "dashboards.md").read_text(encoding="utf-8")
+    families = list(text_string_to_metric_families(scrape().decode()))
+    names = [f.name + ("_total" if f.type == "counter" else "") for f in families]
+    undocumented = [n for n in names if not re.search(rf"`{re.escape(n)}[`{{]", doc)]
+    assert len(names) > 20 and not undocumented, f"add these to docs/dashboards.md, Metrics: {undocumented}"
