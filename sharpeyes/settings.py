@@ -48,7 +48,7 @@ class ProbeModule(Strict):
     """One probe module: what a check means (prober, timeouts, auth policy, thresholds)."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
-    prober: Literal["rtsp", "onvif", "frame", "snapshot"]
+    prober: Literal["rtsp", "onvif", "frame"]
     description: str = ""
     interval_s: float = Field(60.0, ge=1.0, le=7 * 86400.0)
     timeout_s: float = Field(5.0, gt=0.0, le=300.0)
@@ -57,6 +57,13 @@ class ProbeModule(Strict):
     rtsp: RtspOptions = RtspOptions()
     onvif: OnvifOptions = OnvifOptions()
     frame: FrameOptions = FrameOptions()
+
+    @field_validator("prober", mode="before")
+    @classmethod
+    def _snapshot_is_a_frame_source(cls, value: object) -> object:
+        if value == "snapshot":  # DESIGN.md's layout had a snapshot prober; snapshots are a frame source here
+            raise ValueError("snapshots are a source of the frame prober: use prober: frame, frame.source: snapshot")
+        return value
 
     @model_validator(mode="after")
     def _read_within_total(self) -> ProbeModule:

@@ -175,12 +175,20 @@ def test_probe_module_problems_name_file_line_field(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         load_probe_modules(tmp_path)
     assert err.value.problems == [
-        f"{bad}:1: prober: input should be 'rtsp', 'onvif', 'frame' or 'snapshot' (got 'ftp') "
-        "(allowed: 'rtsp', 'onvif', 'frame' or 'snapshot')",
+        f"{bad}:1: prober: input should be 'rtsp', 'onvif' or 'frame' (got 'ftp') "
+        "(allowed: 'rtsp', 'onvif' or 'frame')",
         f"{bad}:4: rtsp.max_body_byte: unknown key (allowed: follow_redirects, max_body_bytes, max_header_bytes, "
         "max_header_count)",
         f"{other}:1: name: 'another' differs from the file name (allowed: other)",
     ]
+
+
+def test_a_snapshot_prober_is_pointed_to_the_frame_modules_snapshot_source(tmp_path: Path) -> None:
+    (tmp_path / "snap.yml").write_text("prober: snapshot\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_probe_modules(tmp_path)
+    (problem,) = err.value.problems
+    assert problem.startswith(f"{tmp_path / 'snap.yml'}:1: prober: ") and "frame.source: snapshot" in problem
 
 
 def test_missing_probes_folder_is_an_error(tmp_path: Path) -> None:

@@ -38,33 +38,25 @@ def test_builder_records_phase_of_failure_and_redacts_detail() -> None:
     assert r.to_json()["reason"] == "auth"
 
 
-async def test_run_probe_turns_a_bug_into_internal() -> None:
+async def test_run_probe_turns_a_bug_into_internal(monkeypatch: pytest.MonkeyPatch) -> None:
     async def broken(target: ProbeTarget, module: ProbeModule, *, deadline: Deadline) -> ProbeResult:
         raise RuntimeError("bug with s3cr3t@:#")
 
-    PROBERS["snapshot"] = broken
-    try:
-        module = ProbeModule(name="snap", prober="snapshot")
-        r = await run_probe(TARGET, module, deadline=Deadline(1))
-    finally:
-        del PROBERS["snapshot"]
+    monkeypatch.setitem(PROBERS, "rtsp", broken)
+    r = await run_probe(TARGET, ProbeModule(name="snap", prober="rtsp"), deadline=Deadline(1))
     assert r.reason is Reason.INTERNAL
     assert "s3cr3t" not in r.detail
 
 
-async def test_run_probe_enforces_total_deadline_on_a_hanging_prober() -> None:
+async def test_run_probe_enforces_total_deadline_on_a_hanging_prober(monkeypatch: pytest.MonkeyPatch) -> None:
     async def hangs(target: ProbeTarget, module: ProbeModule, *, deadline: Deadline) -> ProbeResult:
         await asyncio.sleep(60)
         raise AssertionError("unreachable")
 
-    PROBERS["snapshot"] = hangs
-    try:
-        module = ProbeModule(name="snap", prober="snapshot")
-        t0 = time.monotonic()
-        r = await run_probe(TARGET, module, deadline=Deadline(0.2))
-        elapsed = time.monotonic() - t0
-    finally:
-        del PROBERS["snapshot"]
+    monkeypatch.setitem(PROBERS, "rtsp", hangs)
+    t0 = time.monotonic()
+    r = await run_probe(TARGET, ProbeModule(name="snap", prober="rtsp"), deadline=Deadline(0.2))
+    elapsed = time.monotonic() - t0
     assert r.reason is Reason.TIMEOUT
     assert elapsed < 0.8
 
