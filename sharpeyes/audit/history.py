@@ -102,27 +102,32 @@ class CameraNow(NamedTuple):
 def camera_now(lasts: Sequence[Last], end: float, module_probers: Mapping[str, str]) -> CameraNow:
     """Status from the last transition of each module: liveness from the best-ranked liveness module; the
     stream counts as reached at ``end`` while a stream module is up (or faulty), else when it last went down
-    from up; frame faults from the frame module's state."""
+    from up; frame faults from the frame module's state.
+
+    Between modules of the same prober, the one whose last transition is latest speaks (as in the daemon, where
+    the latest result does), then the module name: the answer never depends on the order ``lasts`` come in
+    (PostgreSQL returns grouped rows in no set order)."""
     live: Last | None = None
-    live_rank = 0
+    live_key = (0, 0.0, "")
     reached: float | None = None
-    frame: tuple[str, ...] | None = None
+    frame: Last | None = None
     for x in lasts:
         prober = prober_of(x.module, module_probers)
         rank = LIVENESS_RANK.get(prober)
-        if rank is not None and (live is None or rank < live_rank):
-            live, live_rank = x, rank
+        if rank is not None and (live is None or (rank, -x.at, x.module) < live_key):
+            live, live_key = x, (rank, -x.at, x.module)
         if prober in STREAM_PROBERS:
             at = end if x.to_state in ONLINE_STATES else (x.at if x.from_state in ONLINE_STATES else None)
             reached = at if reached is None or (at is not None and at > reached) else reached
-        if prober == "frame":
-            frame = _frame_faults(x)
+        if prober == "frame" and (frame is None or (x.at, x.module) > (frame.at, frame.module)):
+            frame = x
+    faults = _frame_faults(frame) if frame is not None else None
     up = None if live is None else live.to_state in ONLINE_STATES
     return CameraNow(
-        status=CameraStatus(up=up, stream_reached_at=reached, frame_faults=_as_codes(frame)),
+        status=CameraStatus(up=up, stream_reached_at=reached, frame_faults=_as_codes(faults)),
         state=live.to_state if live else "unknown",
         since=live.at if live else None,
-        fault=frame[0] if frame else None,
+        fault=faults[0] if faults else None,
     )
 
 
