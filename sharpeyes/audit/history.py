@@ -114,8 +114,9 @@ def camera_now(lasts: Sequence[Last], end: float, module_probers: Mapping[str, s
     for x in lasts:
         prober = prober_of(x.module, module_probers)
         rank = LIVENESS_RANK.get(prober)
-        if rank is not None and (live is None or (rank, -x.at, x.module) < live_key):
-            live, live_key = x, (rank, -x.at, x.module)
+        key = (rank, -x.at, x.module) if rank is not None else None
+        if key is not None and (live is None or key < live_key):
+            live, live_key = x, key
         if prober in STREAM_PROBERS:
             at = end if x.to_state in ONLINE_STATES else (x.at if x.from_state in ONLINE_STATES else None)
             reached = at if reached is None or (at is not None and at > reached) else reached
