@@ -41,7 +41,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from sharpeyes.probers.base import FaultCode, Phase, ProbeResult, Reason
+from sharpeyes.probers.base import LIVENESS_RANK, FaultCode, Phase, ProbeResult, Reason
 from sharpeyes.rates import ONLINE_STATES, CameraStatus, StatePoint
 from sharpeyes.registry import history
 from sharpeyes.registry import models as tables
@@ -51,9 +51,6 @@ from sharpeyes.settings import ProbeModule
 log = logging.getLogger(__name__)
 
 UNKNOWN = "unknown"
-
-LIVENESS_RANK: Mapping[str, int] = {"rtsp": 0, "onvif": 1, "snapshot": 2}
-"""Probers that say whether a camera is online, best first: the stream itself beats its control plane."""
 
 _REACHED_AFTER: Mapping[str, frozenset[Phase]] = {
     "rtsp": frozenset({Phase.SETUP, Phase.PLAY, Phase.FIRST_BYTE, Phase.KEYFRAME, Phase.DECODE, Phase.TEARDOWN}),

@@ -15,11 +15,8 @@ from typing import NamedTuple, cast
 import numpy as np
 import numpy.typing as npt
 
-from sharpeyes.probers.base import FaultCode, Reason
+from sharpeyes.probers.base import LIVENESS_RANK, FaultCode, Reason
 from sharpeyes.rates import IN_SERVICE, ONLINE_STATES, OUT_OF_SERVICE, CameraStatus
-
-LIVENESS_RANK: Mapping[str, int] = {"rtsp": 0, "onvif": 1, "snapshot": 2}
-"""Probers that say whether a camera is online, best first (as the daemon's ``results`` ranks them)."""
 
 STREAM_PROBERS = frozenset({"rtsp", "onvif", "frame"})
 """Probers whose success (or live fault) proves the stream was reached."""

@@ -19,7 +19,6 @@ import numpy.typing as npt
 
 from sharpeyes.audit.history import (
     KNOWN_PROBERS,
-    LIVENESS_RANK,
     ONLINE_CODES,
     STATE_CODES,
     STATE_OF_CODE,
@@ -27,6 +26,7 @@ from sharpeyes.audit.history import (
     prober_of,
 )
 from sharpeyes.audit.model import Window
+from sharpeyes.probers.base import LIVENESS_RANK
 from sharpeyes.rates import (
     ALL,
     IN_SERVICE,

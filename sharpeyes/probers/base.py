@@ -235,6 +235,10 @@ class Prober(Protocol):
 
 PROBERS: dict[str, Prober] = {}
 
+LIVENESS_RANK: Mapping[str, int] = MappingProxyType({"rtsp": 0, "onvif": 1})
+"""Probers that say whether a camera is online, best first: the stream itself beats its control plane. The
+daemon's current state (``sharpeyes.results``) and the audit (``sharpeyes.audit``) rank them the same way."""
+
 
 def register(name: str) -> Callable[[Prober], Prober]:
     """Decorator: add a prober to the name→prober table used by modules' ``prober:`` field."""

@@ -164,6 +164,15 @@ def test_module_names_starting_with_a_prober_name() -> None:
     ]
 
 
+def test_a_module_named_after_the_snapshot_source_is_no_prober_of_its_own() -> None:
+    """There is no ``snapshot`` prober (snapshots are a source of the frame prober), so a module named
+    ``snapshot_…`` with no module map behind it is not taken for a liveness prober."""
+    from sharpeyes.audit.history import prober_of
+
+    assert prober_of("snapshot_frames", {}) == ""
+    assert prober_of("snapshot_frames", {"snapshot_frames": "frame"}) == "frame"
+
+
 def test_terminal_tables_line_up_with_chinese_text(db_url: str) -> None:
     from rich.cells import cell_len
 
