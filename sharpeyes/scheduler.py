@@ -34,7 +34,10 @@ descriptors one probe holds (:func:`fd_capped_concurrency`); the choice is logge
 (``sharpeyes_probe_concurrency_limit``). If a probe still meets ``EMFILE``/``ENFILE`` (other fds grew, or
 the system table is full), that is back-pressure, not the camera's result: the slot is skipped with reason
 ``fd_budget`` (the next sweep probes it again), counted, and logged at most once a minute. The same holds when
-every decode worker stays busy until a frame probe's deadline (``decoders_busy``, RELIABILITY.md R4).
+every decode worker stays busy until a frame probe's deadline (``decoders_busy``, RELIABILITY.md R4), except
+that such a slot is first probed once more in the same sweep, as a voided one is (pause, re-probe budget,
+start-by): the pool is busiest in moments (a daemon's first frame sweep, before admission has measured its
+workers), and without it the camera's picture would wait a whole frame interval (RELIABILITY.md L4).
 
 Completeness (RELIABILITY.md L1): every scheduled (camera, module, slot) ends in exactly one outcome, counted
 in :class:`~sharpeyes.runtime.SweepStats`: ``ok``, ``failure`` or ``skipped`` with a reason —
@@ -45,7 +48,8 @@ in :class:`~sharpeyes.runtime.SweepStats`: ``ok``, ``failure`` or ``skipped`` wi
 - ``missed``: sweeps that should have run while the process was paused or the loop stalled;
 - ``shutdown``: the daemon stopped before the probe started, or cancelled it after the grace period;
 - ``fd_budget``: the probe ran out of file descriptors (``EMFILE``/``ENFILE``); not recorded for the camera;
-- ``decoders_busy``: a frame probe found no free decode worker before its deadline; not recorded either;
+- ``decoders_busy``: a frame probe found no free decode worker before its deadline, and its re-probe in the same
+  sweep could not run or found them busy too; not recorded either;
 - ``overload``: the probe timed out while the event loop lagged (see above); not recorded.
 """
 
@@ -85,6 +89,9 @@ RETRYABLE = frozenset({Reason.TIMEOUT, Reason.UNREACHABLE, Reason.PROTOCOL})
 
 MIN_RETRY_BUDGET = 10
 """Retries a sweep may always spend, however few its cameras."""
+
+REPROBED_SKIPS = frozenset({"overload", "decoders_busy"})
+"""Skips of our own making that pass in a moment: the slot is probed once more in the same sweep."""
 
 OVERLOAD_MIN_LAG_S = 0.25
 """Loop lag below this never makes a timeout an ``overload`` (scheduling noise)."""
@@ -177,6 +184,7 @@ class Scheduler:
         self._global = asyncio.Semaphore(self.concurrency)
         self._pressure_warned_at: dict[str, float] = {}
         self._pressure_unwarned: defaultdict[str, int] = defaultdict(int)
+        self._pressure_detail: dict[str, str] = {}  # the latest back-pressure message per re-probed skip reason
         self._hosts: weakref.WeakValueDictionary[str, asyncio.Semaphore] = weakref.WeakValueDictionary()
         self._module_limits: dict[str, asyncio.Semaphore] = {}
         self._sched = AsyncIOScheduler(timezone="UTC")
@@ -404,8 +412,8 @@ class Scheduler:
 
     async def _acquire_and_probe(self, cam: Camera, module: ProbeModule, slot_at: float, run: SweepRun) -> str:
         result = await self._attempt(cam, module, run, slot_at)
-        if result == "overload":
-            result = await self._reprobe_after_overload(cam, module, run)
+        if isinstance(result, str) and result in REPROBED_SKIPS:
+            result = await self._reprobe_after_skip(cam, module, run, result)
         retries = self.limits.retries
         while isinstance(result, ProbeResult) and result.reason in RETRYABLE and retries > 0 and run.retries_left > 0:
             # a transient failure (lost packet, busy camera): once more after a jittered pause, if there is
@@ -428,24 +436,34 @@ class Scheduler:
             return "backoff"  # the prober did not touch the camera (repeated auth failures): a skip
         return "ok" if result.ok else "failure"
 
-    async def _reprobe_after_overload(self, cam: Camera, module: ProbeModule, run: SweepRun) -> ProbeResult | str:
-        """The slot's probe was voided as ``overload``: probe once more after a jittered pause (the stall is
-        over by then), from the sweep's re-probe budget and before its start-by, so that a change the voided probe
-        would have seen is recorded in this sweep rather than the next. Still ``overload`` when it cannot (no time
-        or budget, or the re-probe could not start or was voided too); ``shutdown`` when the daemon stops."""
+    async def _reprobe_after_skip(
+        self, cam: Camera, module: ProbeModule, run: SweepRun, reason: str
+    ) -> ProbeResult | str:
+        """The slot's probe was voided as ``overload`` or found the decoders busy (``decoders_busy``): probe once
+        more after a jittered pause (the stall or the burst is over by then), from the sweep's re-probe budget and
+        before its start-by, so that a change the first probe would have seen is recorded in this sweep rather
+        than the next. Still ``reason`` when it cannot (no time or budget, or the re-probe could not start or was
+        skipped too); ``shutdown`` when the daemon stops."""
         if self._stopping.is_set():
             return "shutdown"
         pause = random.uniform(*self.limits.retry_jitter_s)
         if run.reprobes_left <= 0 or time.monotonic() + pause >= run.start_by:
-            return self._overloaded(module, "no time or re-probe budget left to probe it again in this sweep")
+            return self._not_reprobed(module, reason, "no time or re-probe budget left to probe it again in this sweep")
         run.reprobes_left -= 1
         await asyncio.sleep(pause)
         result = await self._attempt(cam, module, run, None)
-        if isinstance(result, ProbeResult) or result == "overload":
+        if not isinstance(result, str) or result in REPROBED_SKIPS:
             self._stats(module.name).retries += 1  # it ran: counted as a retry
         if result == "shutdown" or isinstance(result, ProbeResult):
             return result
-        return self._overloaded(module, f"and its re-probe was {result}")
+        return self._not_reprobed(module, reason, f"and its re-probe was {result}")
+
+    def _not_reprobed(self, module: ProbeModule, reason: str, detail: str) -> str:
+        """The slot ends skipped as ``reason`` after all: counted by the caller, logged at most once a minute."""
+        if reason == "overload":
+            return self._overloaded(module, detail)
+        self._warn_skip(module.name, reason, f"{self._pressure_detail.get(reason, reason)}, {detail}")
+        return reason
 
     def _overloaded(self, module: ProbeModule, detail: str) -> str:
         lagged = self.loop_lag.lag_since(time.monotonic() - OVERLOAD_WINDOW_S)
@@ -479,7 +497,10 @@ class Scheduler:
                 run.lags.append(lag)
             return await self._probe_judged(cam, module)
         except BackPressureError as exc:
-            self._warn_skip(module.name, exc.skip_reason, str(exc))
+            if exc.skip_reason in REPROBED_SKIPS:
+                self._pressure_detail[exc.skip_reason] = str(exc)  # logged if the slot ends skipped after all
+            else:
+                self._warn_skip(module.name, exc.skip_reason, str(exc))
             return exc.skip_reason
         finally:
             self._release(held)

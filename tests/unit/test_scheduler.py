@@ -12,7 +12,15 @@ from collections.abc import Callable
 import pytest
 
 from sharpeyes.exporter.collector import SharpeyesCollector
-from sharpeyes.probers.base import PROBERS, Deadline, ProbeResult, ProbeTarget, Reason, ResultBuilder
+from sharpeyes.probers.base import (
+    PROBERS,
+    Deadline,
+    DecodersBusyError,
+    ProbeResult,
+    ProbeTarget,
+    Reason,
+    ResultBuilder,
+)
 from sharpeyes.registry.inventory import Area, Camera, District, DistrictLevel, Inventory, Scope
 from sharpeyes.results import ResultStore
 from sharpeyes.runtime import Config, Runtime
@@ -375,6 +383,56 @@ async def test_a_voided_probe_without_retry_budget_is_an_overload_skip_probed_ne
     assert stats.skipped == {"overload": 1} and stats.outcomes == {"failure": 1}
     assert len(calls) == 2 and stats.retries == 0
     assert [(t.camera_id, t.to_state) for _, t in rt.store.pending] == [("c0", "down")]
+
+
+def busy_first_call(calls: list[float]) -> Callable[..., object]:
+    """A frame-like prober whose first call finds every decode worker busy (back-pressure, camera not judged)
+    and whose later calls answer ``ok``."""
+
+    async def prober(target: ProbeTarget, module: ProbeModule, *, deadline: Deadline) -> ProbeResult:
+        calls.append(time.monotonic())
+        await asyncio.sleep(0.05)
+        if len(calls) == 1:
+            raise DecodersBusyError("decode workers saturated; camera not contacted")
+        return ResultBuilder(target, module.name).finish(Reason.OK)
+
+    return prober
+
+
+async def test_a_slot_that_found_the_decoders_busy_is_probed_again_in_the_same_sweep(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Soak on a slower machine: a daemon's first frame sweep found the decoders busy for a few cameras, whose
+    pictures then waited a whole frame interval. Such a slot is probed once more a moment later, as a voided one
+    is: recorded in this sweep, no skip counted, nothing logged as skipped."""
+    calls: list[float] = []
+    monkeypatch.setitem(PROBERS, "rtsp", busy_first_call(calls))
+    rt, sched = make(city(1), module(interval=6.0, timeout=1.0), Limits(retry_jitter_s=(0.01, 0.02)))
+    await run_sweeps(rt, sched, 1, timeout=8.0)
+    stats = rt.sweeps["live"]
+    assert stats.outcomes == {"ok": 1} and not stats.skipped and stats.retries == 1
+    assert len(calls) == 2 and calls[1] - calls[0] < 1.0
+    assert [(t.camera_id, t.to_state) for _, t in rt.store.pending] == [("c0", "up")]
+    assert "skipped as decoders_busy" not in caplog.text
+
+
+async def test_decoders_busy_without_re_probe_budget_is_a_skip_probed_next_sweep(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With no re-probe budget left the slot stays skipped as ``decoders_busy`` (counted, logged once with the
+    pool's own message), nothing recorded; next sweep the camera is probed and recorded."""
+    calls: list[float] = []
+    monkeypatch.setitem(PROBERS, "rtsp", busy_first_call(calls))
+    monkeypatch.setattr("sharpeyes.scheduler.MIN_RETRY_BUDGET", 0)
+    limits = Limits(retry_jitter_s=(0.01, 0.02), retry_share=0.0)
+    rt, sched = make(city(1), module(interval=2.0, timeout=1.0), limits)
+    await run_sweeps(rt, sched, 2)
+    stats = rt.sweeps["live"]
+    assert stats.skipped == {"decoders_busy": 1} and stats.outcomes == {"ok": 1} and stats.retries == 0
+    assert len(calls) == 2
+    assert [(t.camera_id, t.to_state) for _, t in rt.store.pending] == [("c0", "up")]
+    warnings = [r.getMessage() for r in caplog.records if "skipped as decoders_busy" in r.getMessage()]
+    assert len(warnings) == 1 and "camera not contacted" in warnings[0] and "re-probe budget" in warnings[0]
 
 
 async def test_a_stall_early_in_a_probe_does_not_void_its_later_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
